@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ktls builds, tests and runs with; only the missing ones.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  clang lld libclang-rt-dev clang-format clang-tidy
+  libssl-dev openssl libipsec-mb-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  curl
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "ktls: installing Debian packages: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ktls: need root to install packages (run as root or install them by hand)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,3 @@
+#include "ktls/version.h"
+
+extern "C" const char* ktls_version(void) { return KTLS_VERSION_STRING; }

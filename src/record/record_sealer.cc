@@ -1,0 +1,145 @@
+#include "record/record_sealer.h"
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "record/record_crypto.h"
+#include "crypto/random.h"
+#include "record/header.h"
+#include "record/nonce.h"
+
+namespace ktls::record {
+namespace {
+
+using crypto::TlsVersion;
+
+}  // namespace
+
+Result<RecordSealer> RecordSealer::Create(const RecordKeys& keys, const SealOptions& options) {
+  Result<RecordLayout> layout = LayoutFor(keys.suite, keys.version);
+  if (!layout.ok()) return layout.status();
+  RecordSealer sealer;
+  sealer.layout_ = layout.value();
+  KTLS_RETURN_IF_ERROR(MakeCrypto(sealer.layout_, keys, options.backend, &sealer.aead_,
+                                  &sealer.cbc_));
+  sealer.iv_ = keys.iv;
+  sealer.sequence_ = keys.sequence;
+  sealer.explicit_nonce_ = options.explicit_nonce_start.value_or(crypto::RandomU64());
+  return sealer;
+}
+
+RecordSealer::~RecordSealer() { explicit_nonce_ = 0; }
+
+crypto::Backend RecordSealer::backend() const {
+  return aead_ ? aead_->backend() : cbc_->backend();
+}
+
+Status RecordSealer::Seal(uint8_t type, std::span<const ConstBytes> payload, MutableBytes out) {
+  const size_t payload_len = TotalSize(payload);
+  if (payload_len > kMaxPlaintextLen) return Status::Error(EMSGSIZE);
+  if (out.size() != RecordSize(payload_len)) return Status::Error(EINVAL);
+  if (sequence_ > kLastUsableSequence) return Status::Error(EOVERFLOW);
+  if (layout_.is_cbc()) {
+    SealCbc(type, payload, payload_len, out);
+  } else {
+    SealAead(type, payload, payload_len, out);
+  }
+  ++sequence_;
+  return Status::Ok();
+}
+
+void RecordSealer::SealAead(uint8_t type, std::span<const ConstBytes> payload,
+                            size_t payload_len, MutableBytes out) {
+  const size_t tag_len = crypto::kAeadTagLen;
+  const bool tls13 = layout_.format == RecordFormat::kTls13;
+  const size_t inner_len = payload_len + (tls13 ? 1 : 0);
+  const auto body_len = static_cast<uint16_t>(out.size() - kHeaderLen);
+  const TlsVersion wire_version = tls13 ? TlsVersion::kTls12 : layout_.version;
+  // TLS 1.3 hides the real type inside the ciphertext; the outer one is always data.
+  WriteHeader(Header{tls13 ? kApplicationData : type, crypto::VersionMajor(wire_version),
+                     crypto::VersionMinor(wire_version), body_len},
+              out.data());
+
+  Nonce nonce;
+  std::array<uint8_t, kTls12AadLen> aad12{};
+  ConstBytes aad;
+  switch (layout_.format) {
+    case RecordFormat::kAeadExplicitNonce:
+      StoreBe64(out.data() + kHeaderLen, explicit_nonce_++);
+      nonce = SaltedNonce(iv_.view(), out.data() + kHeaderLen);
+      aad12 = Tls12Aad(sequence_, type, out[1], out[2], static_cast<uint16_t>(payload_len));
+      aad = aad12;
+      break;
+    case RecordFormat::kAeadXorNonce:
+      nonce = XorNonce(iv_.view(), sequence_);
+      aad12 = Tls12Aad(sequence_, type, out[1], out[2], static_cast<uint16_t>(payload_len));
+      aad = aad12;
+      break;
+    default:  // kTls13: the additional data is the record header itself.
+      nonce = XorNonce(iv_.view(), sequence_);
+      aad = out.first(kHeaderLen);
+      break;
+  }
+
+  const MutableBytes ciphertext = out.subspan(layout_.header_len, inner_len);
+  const std::span<uint8_t, crypto::kAeadTagLen> tag(out.data() + layout_.header_len + inner_len,
+                                                   tag_len);
+  if (!tls13) {
+    aead_->Seal(nonce, aad, payload, std::span<const MutableBytes>(&ciphertext, 1), tag);
+    return;
+  }
+  // TLS 1.3 plaintext is payload || content type: one more input segment.
+  const uint8_t type_byte = type;
+  constexpr size_t kInlineSegments = 16;
+  std::array<ConstBytes, kInlineSegments> inline_segments;
+  std::vector<ConstBytes> heap_segments;
+  std::span<ConstBytes> segments;
+  if (payload.size() < kInlineSegments) {
+    segments = std::span<ConstBytes>(inline_segments.data(), payload.size() + 1);
+  } else {
+    heap_segments.resize(payload.size() + 1);
+    segments = heap_segments;
+  }
+  std::copy(payload.begin(), payload.end(), segments.begin());
+  segments.back() = ConstBytes(&type_byte, 1);
+  aead_->Seal(nonce, aad, segments, std::span<const MutableBytes>(&ciphertext, 1), tag);
+}
+
+void RecordSealer::SealCbc(uint8_t type, std::span<const ConstBytes> payload,
+                           size_t payload_len, MutableBytes out) {
+  const size_t mac_len = cbc_->mac_len();
+  const size_t body_len = out.size() - kHeaderLen;
+  const uint8_t major = crypto::VersionMajor(layout_.version);
+  const uint8_t minor = crypto::VersionMinor(layout_.version);
+  WriteHeader(Header{type, major, minor, static_cast<uint16_t>(body_len)}, out.data());
+
+  // Gather the payload into place, then MAC, pad and encrypt there (MAC-then-encrypt).
+  uint8_t* plain = out.data() + layout_.header_len;
+  size_t offset = 0;
+  for (ConstBytes segment : payload) {
+    if (segment.data() != plain + offset) std::memmove(plain + offset, segment.data(), segment.size());
+    offset += segment.size();
+  }
+  const auto aad = Tls12Aad(sequence_, type, major, minor, static_cast<uint16_t>(payload_len));
+  const ConstBytes mac_input[] = {aad, ConstBytes(plain, payload_len)};
+  cbc_->Mac(mac_input, MutableBytes(plain + payload_len, mac_len));
+  const size_t encrypted_len = out.size() - layout_.header_len;
+  const size_t pad_value = encrypted_len - payload_len - mac_len - 1;
+  std::memset(plain + payload_len + mac_len, static_cast<int>(pad_value), pad_value + 1);
+
+  const MutableBytes encrypted(plain, encrypted_len);
+  if (layout_.format == RecordFormat::kCbcExplicitIv) {
+    uint8_t* explicit_iv = out.data() + kHeaderLen;
+    crypto::FillRandom(MutableBytes(explicit_iv, crypto::kCbcBlockLen));
+    cbc_->Encrypt(std::span<const uint8_t, crypto::kCbcBlockLen>(explicit_iv, crypto::kCbcBlockLen),
+                  encrypted, encrypted);
+    return;
+  }
+  // TLS 1.0: this record's IV is the last ciphertext block of the one before.
+  cbc_->Encrypt(std::span<const uint8_t, crypto::kCbcBlockLen>(iv_.data(), crypto::kCbcBlockLen),
+                encrypted, encrypted);
+  std::memcpy(iv_.data(), out.data() + out.size() - crypto::kCbcBlockLen, crypto::kCbcBlockLen);
+}
+
+}  // namespace ktls::record

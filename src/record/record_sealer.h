@@ -1,0 +1,61 @@
+// Seals plaintext into TLS records for one direction of a session.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "base/bytes.h"
+#include "base/result.h"
+#include "base/secret_bytes.h"
+#include "crypto/aead.h"
+#include "crypto/cbc_hmac.h"
+#include "record/record_keys.h"
+#include "record/record_layout.h"
+
+namespace ktls::record {
+
+class RecordSealer {
+ public:
+  // EINVAL for a suite/version pair that does not exist or key material of the wrong size.
+  static Result<RecordSealer> Create(const RecordKeys& keys, const SealOptions& options = {});
+
+  RecordSealer(RecordSealer&&) noexcept = default;
+  RecordSealer& operator=(RecordSealer&&) noexcept = default;
+  ~RecordSealer();
+
+  // Wire size of a record that carries `payload_len` bytes (at most kMaxPlaintextLen).
+  size_t RecordSize(size_t payload_len) const { return layout_.RecordSize(payload_len); }
+
+  // Seals one record of content `type` holding the concatenation of `payload` into
+  // `out`, which must be exactly RecordSize(total) bytes. `payload` may point into
+  // `out` only at the payload's final position (header_len() bytes in), for in-place
+  // sealing of AEAD records. Errors: EMSGSIZE for an oversized payload or wrong `out`
+  // size, EOVERFLOW once the sequence number is exhausted (nothing is written then).
+  Status Seal(uint8_t type, std::span<const ConstBytes> payload, MutableBytes out);
+  Status Seal(uint8_t type, ConstBytes payload, MutableBytes out) {
+    return Seal(type, std::span<const ConstBytes>(&payload, 1), out);
+  }
+
+  const RecordLayout& layout() const { return layout_; }
+  size_t header_len() const { return layout_.header_len; }
+  uint64_t next_sequence() const { return sequence_; }
+  crypto::Backend backend() const;
+
+ private:
+  RecordSealer() = default;
+  void SealAead(uint8_t type, std::span<const ConstBytes> payload, size_t payload_len,
+                MutableBytes out);
+  void SealCbc(uint8_t type, std::span<const ConstBytes> payload, size_t payload_len,
+               MutableBytes out);
+
+  RecordLayout layout_{};
+  std::unique_ptr<crypto::Aead> aead_;
+  std::unique_ptr<crypto::CbcHmac> cbc_;
+  SecretBytes iv_;
+  uint64_t sequence_ = 0;
+  uint64_t explicit_nonce_ = 0;
+};
+
+}  // namespace ktls::record
