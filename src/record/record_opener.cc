@@ -143,6 +143,10 @@ OpenStatus RecordOpener::OpenAead(MutableBytes record, OpenResult* result) {
       break;
   }
   if (!aead_->Open(nonce, aad, text, text, tag)) return OpenStatus::kBadRecord;
+  // RFC 8446 §5.4 / RFC 5246 §6.2.3: at most 2^14 bytes of content (+1 type byte in
+  // TLS 1.3) once decrypted, whatever the length limits let through.
+  const size_t max_inner = kMaxPlaintextLen + (layout_.format == RecordFormat::kTls13 ? 1 : 0);
+  if (ciphertext_len > max_inner) return OpenStatus::kBadRecordSize;
 
   result->payload_offset = layout_.header_len;
   if (layout_.format != RecordFormat::kTls13) {
@@ -194,6 +198,7 @@ OpenStatus RecordOpener::OpenCbc(MutableBytes record, OpenResult* result) {
   const bool mac_ok =
       ConstantTimeEqual(ConstBytes(computed, mac_len), ConstBytes(text.data() + data_len, mac_len));
   if (!good || !mac_ok) return OpenStatus::kBadRecord;
+  if (data_len > kMaxPlaintextLen) return OpenStatus::kBadRecordSize;
   result->payload_offset = layout_.header_len;
   result->payload_len = data_len;
   return OpenStatus::kOk;

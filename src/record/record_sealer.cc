@@ -91,6 +91,13 @@ void RecordSealer::SealAead(uint8_t type, std::span<const ConstBytes> payload,
   }
   // TLS 1.3 plaintext is payload || content type: one more input segment.
   const uint8_t type_byte = type;
+  if (payload.size() == 1) {
+    // The usual case gets a two-entry list on the stack: building the general list
+    // below (zeroing 16 spans, copying into them) cost ~15% of a 1 KiB seal.
+    const ConstBytes pair[] = {payload[0], ConstBytes(&type_byte, 1)};
+    aead_->Seal(nonce, aad, pair, std::span<const MutableBytes>(&ciphertext, 1), tag);
+    return;
+  }
   constexpr size_t kInlineSegments = 16;
   std::array<ConstBytes, kInlineSegments> inline_segments;
   std::vector<ConstBytes> heap_segments;

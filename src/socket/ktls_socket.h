@@ -1,0 +1,92 @@
+// One offloaded TCP socket: the per-direction sessions, their modes, and the blocking
+// policy on top of the non-blocking TX and RX paths. Every method returns a byte count
+// or 0 on success, or -errno, exactly as the matching system call would fail.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+
+#include "base/bytes.h"
+#include "socket/os.h"
+#include "socket/rx_path.h"
+#include "socket/socket_stats.h"
+#include "socket/tx_path.h"
+
+namespace ktls::socket {
+
+enum class Mode : int { kNone = 0, kSw = 1, kIfnet = 2, kToe = 3 };
+
+class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
+ public:
+  KtlsSocket(int fd, Os& os);
+  ~KtlsSocket();
+  KtlsSocket(const KtlsSocket&) = delete;
+  KtlsSocket& operator=(const KtlsSocket&) = delete;
+
+  // TCP_TXTLS_ENABLE / TCP_RXTLS_ENABLE with FreeBSD's checks, in FreeBSD's order.
+  int EnableTx(const void* optval, socklen_t optlen);
+  int EnableRx(const void* optval, socklen_t optlen);
+  Mode tx_mode() const;
+  Mode rx_mode() const;
+  // TCP_TXTLS_MODE: toggles SW <-> IFNET without losing a byte or a sequence number.
+  int SetTxMode(int mode);
+
+  ssize_t Send(std::span<const ConstBytes> data, std::optional<uint8_t> record_type, int flags);
+  // Linux sendfile(2) semantics; `offset` null means the file position.
+  ssize_t SendFile(int in_fd, off_t* offset, size_t count);
+  // recvmsg(2) with TLS_GET_RECORD control messages; `msg` may lack a control buffer.
+  ssize_t Receive(struct msghdr* msg, int flags);
+
+  // poll(2) support: drains the kernel, then reports what the application may do now.
+  short ReadyEvents(short requested);
+  // What to ask the kernel for while waiting for `requested`.
+  short KernelEvents(short requested) const;
+
+  int Shutdown(int how);
+  // Flushes what is still queued in the background, then closes the descriptor.
+  int Close();
+  // Background flush: called by the flusher when the kernel can take more.
+  // Returns true when nothing remains to be flushed.
+  bool FlushFromBackground();
+  // A closed socket whose queue did not drain in time: drop it and close. Returns false
+  // (and does nothing) when the application has not closed the socket.
+  bool AbandonIfClosing();
+
+  int fd() const { return fd_; }
+  bool tx_enabled() const;
+  bool rx_enabled() const;
+  bool has_pending_tx() const;
+  const SocketStats& stats() const { return stats_; }
+  uint64_t tx_sequence() const;
+  uint64_t rx_sequence() const;
+
+ private:
+  bool IsNonBlocking() const;
+  // Waits for `events` on the kernel socket without holding a lock; honours the
+  // socket's SO_SNDTIMEO/SO_RCVTIMEO. Returns 0, or -EAGAIN on timeout, -EINTR.
+  int WaitFor(short events, int timeout_option);
+  int CheckSocketForEnable(bool transmit);
+  void Watch();
+
+  int fd_;
+  Os& os_;
+  SocketStats stats_;
+
+  mutable std::mutex tx_mu_;
+  std::unique_ptr<TxPath> tx_;
+  Mode tx_mode_ = Mode::kNone;
+  bool shutdown_pending_ = false;  // SHUT_WR to issue once the queue drains
+  bool closing_ = false;
+
+  mutable std::mutex rx_mu_;
+  std::unique_ptr<RxPath> rx_;
+  Mode rx_mode_ = Mode::kNone;
+};
+
+}  // namespace ktls::socket

@@ -1,0 +1,79 @@
+// The transmit half of an offloaded socket in software mode: frames application bytes
+// into records, seals them into a pending-ciphertext queue and pushes that queue to the
+// kernel without ever blocking. Blocking policy belongs to the caller (KtlsSocket).
+//
+// A sealed record has consumed its sequence number, so it is sent whole and exactly
+// once: it stays queued until the kernel took every byte or the connection failed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/bytes.h"
+#include "record/record_sealer.h"
+#include "socket/byte_queue.h"
+#include "socket/os.h"
+#include "socket/socket_stats.h"
+
+namespace ktls::socket {
+
+// Ciphertext a socket may hold before writers must wait for the kernel (our stand-in
+// for the send buffer's high-water mark).
+inline constexpr size_t kTxQueueLimit = 512 * 1024;
+
+struct TxResult {
+  size_t accepted = 0;  // plaintext bytes taken into sealed records
+  int error = 0;        // errno when nothing more can be taken (0: none)
+  bool would_block = false;  // stopped because the queue is full
+};
+
+class TxPath {
+ public:
+  TxPath(int fd, Os& os, record::RecordSealer sealer, size_t max_payload, SocketStats& stats);
+  ~TxPath();
+
+  // Seals bytes of `data` as records of `type`. With `atomic` (a TLS_SET_RECORD_TYPE
+  // send) all of it is taken or none: EMSGSIZE if it can never fit, would_block if it
+  // does not fit now. An empty `data` seals one empty record.
+  TxResult Write(std::span<const ConstBytes> data, uint8_t type, bool atomic, int send_flags);
+
+  // Seals up to `count` bytes of `in_fd` from `offset` (pread straight into the record
+  // and sealed in place). accepted < count also when the file ended.
+  TxResult SendFile(int in_fd, off_t offset, size_t count, int send_flags, bool* eof);
+
+  // Pushes queued ciphertext to the kernel. Returns 0 when the queue is empty, EAGAIN
+  // when the kernel is full, or the connection's errno (then the queue is dropped).
+  int Flush(int send_flags);
+
+  bool has_pending() const { return !pending_.empty(); }
+  size_t pending_bytes() const { return pending_.size(); }
+  bool queue_full() const { return pending_.size() >= kTxQueueLimit; }
+  // A send error that ended this direction (EPIPE, ECONNRESET, ...), or 0.
+  int sticky_error() const { return sticky_error_; }
+  uint64_t next_sequence() const { return sealer_.next_sequence(); }
+  const record::RecordLayout& layout() const { return sealer_.layout(); }
+  size_t max_payload() const { return max_payload_; }
+  void set_fd(int fd) { fd_ = fd; }
+  int fd() const { return fd_; }
+
+ private:
+  // Seals one record of `payload_len` bytes whose payload `fill` writes in place.
+  template <typename Fill>
+  int SealOne(uint8_t type, size_t payload_len, Fill&& fill);
+  void Slice(std::span<const ConstBytes> data, size_t offset, size_t len);
+
+  int fd_;
+  Os& os_;
+  record::RecordSealer sealer_;
+  size_t max_payload_;
+  SocketStats& stats_;
+  ByteQueue pending_;
+  std::vector<ConstBytes> slice_;
+  int sticky_error_ = 0;
+};
+
+}  // namespace ktls::socket
