@@ -17,6 +17,7 @@
 #ifndef KTLS_FREEBSD_H_
 #define KTLS_FREEBSD_H_
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
