@@ -44,6 +44,9 @@ enum class LengthLimits : uint8_t {
 struct OpenOptions {
   LengthLimits limits = LengthLimits::kFreeBsd;
   std::optional<crypto::Backend> backend;
+  // Linux's rules (tls_sw.c): the TLS 1.3 outer type is not checked and the additional
+  // data always says 23; a TLS 1.2 record of content type 0 fails as a bad record.
+  bool linux_rules = false;
 };
 
 }  // namespace ktls::record

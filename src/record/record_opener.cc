@@ -75,9 +75,9 @@ OpenResult RecordOpener::Peek(ConstBytes in) const {
   // RFC 8446 §5.1: TLS 1.3 records say TLS 1.2 and application_data on the outside.
   const bool tls13 = layout_.version == TlsVersion::kTls13;
   const TlsVersion wire_version = tls13 ? TlsVersion::kTls12 : layout_.version;
+  const bool outer_type_ok = !tls13 || options_.linux_rules || header.type == kApplicationData;
   if (header.major != crypto::VersionMajor(wire_version) ||
-      header.minor != crypto::VersionMinor(wire_version) ||
-      (tls13 && header.type != kApplicationData)) {
+      header.minor != crypto::VersionMinor(wire_version) || !outer_type_ok) {
     result.status = OpenStatus::kBadHeader;
     return result;
   }
@@ -123,6 +123,7 @@ OpenStatus RecordOpener::OpenAead(MutableBytes record, OpenResult* result) {
 
   Nonce nonce;
   std::array<uint8_t, kTls12AadLen> aad12{};
+  std::array<uint8_t, kHeaderLen> aad13{};
   ConstBytes aad;
   switch (layout_.format) {
     case RecordFormat::kAeadExplicitNonce:
@@ -137,10 +138,13 @@ OpenStatus RecordOpener::OpenAead(MutableBytes record, OpenResult* result) {
                        static_cast<uint16_t>(ciphertext_len));
       aad = aad12;
       break;
-    default:  // kTls13
+    default: {  // kTls13: the header is the additional data
       nonce = XorNonce(iv_.view(), sequence_);
-      aad = record.first(kHeaderLen);
+      std::memcpy(aad13.data(), record.data(), kHeaderLen);
+      if (options_.linux_rules) aad13[0] = kApplicationData;
+      aad = aad13;
       break;
+    }
   }
   if (!aead_->Open(nonce, aad, text, text, tag)) return OpenStatus::kBadRecord;
   // RFC 8446 §5.4 / RFC 5246 §6.2.3: at most 2^14 bytes of content (+1 type byte in
@@ -150,6 +154,7 @@ OpenStatus RecordOpener::OpenAead(MutableBytes record, OpenResult* result) {
 
   result->payload_offset = layout_.header_len;
   if (layout_.format != RecordFormat::kTls13) {
+    if (options_.linux_rules && record[0] == 0) return OpenStatus::kBadRecord;
     result->payload_len = ciphertext_len;
     return OpenStatus::kOk;
   }

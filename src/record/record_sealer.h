@@ -41,6 +41,8 @@ class RecordSealer {
   const RecordLayout& layout() const { return layout_; }
   size_t header_len() const { return layout_.header_len; }
   uint64_t next_sequence() const { return sequence_; }
+  // TLS 1.2 AES-GCM: the explicit nonce the next record will carry.
+  uint64_t next_explicit_nonce() const { return explicit_nonce_; }
   crypto::Backend backend() const;
 
  private:
