@@ -53,10 +53,12 @@ KtlsSocket::~KtlsSocket() {
   if (tx_) {
     stats.active.Sub();
     ModeCounter(tx_mode_ == Mode::kIfnet ? stats.ifnet : stats.sw, tx_->layout()).Sub();
+    if (linux_tx_) stats.linux_tls.curr_tx_sw.Sub();
   }
   if (rx_) {
     stats.active.Sub();
     ModeCounter(stats.sw, rx_->layout()).Sub();
+    if (linux_rx_) stats.linux_tls.curr_rx_sw.Sub();
   }
 }
 
@@ -93,6 +95,11 @@ int KtlsSocket::CheckSocketForEnable(bool transmit) {
   return 0;
 }
 
+bool KtlsSocket::ClaimFreeBsdAbi() {
+  Abi expected = Abi::kNone;
+  return abi_.compare_exchange_strong(expected, Abi::kFreeBsd) || expected == Abi::kFreeBsd;
+}
+
 int KtlsSocket::EnableTx(const void* optval, socklen_t optlen) {
   Result<struct tls_enable> en = session::CopyInTlsEnable(optval, optlen,
                                                           session::Direction::kTransmit);
@@ -103,6 +110,7 @@ int KtlsSocket::EnableTx(const void* optval, socklen_t optlen) {
   stats.enable_calls.Add();
   if (const int error = CheckSocketForEnable(true); error != 0) return error;
 
+  if (!ClaimFreeBsdAbi()) return -EINVAL;
   std::lock_guard lock(tx_mu_);
   if (tx_) return -EALREADY;
   if (session::IsCbc(en.value()) && !knobs.cbc_enable.load()) return -ENOTSUP;
@@ -139,6 +147,7 @@ int KtlsSocket::EnableRx(const void* optval, socklen_t optlen) {
   stats.enable_calls.Add();
   if (const int error = CheckSocketForEnable(false); error != 0) return error;
 
+  if (!ClaimFreeBsdAbi()) return -EINVAL;
   std::lock_guard lock(rx_mu_);
   if (rx_) return -EALREADY;
   if (session::IsCbc(en.value()) && !knobs.cbc_enable.load()) return -ENOTSUP;
@@ -420,6 +429,7 @@ int KtlsSocket::Shutdown(int how) {
 
 int KtlsSocket::Close() {
   std::unique_lock lock(tx_mu_);
+  if (tx_ && abi_.load() == Abi::kLinux) tx_->DropOpenRecord();  // Linux never sends it
   if (tx_ && tx_->has_pending()) tx_->Flush(MSG_NOSIGNAL);
   if (!tx_ || !tx_->has_pending()) {
     lock.unlock();

@@ -13,6 +13,7 @@
 #include <span>
 
 #include "base/bytes.h"
+#include "session/linux_session.h"
 #include "socket/os.h"
 #include "socket/rx_path.h"
 #include "socket/socket_stats.h"
@@ -21,6 +22,9 @@
 namespace ktls::socket {
 
 enum class Mode : int { kNone = 0, kSw = 1, kIfnet = 2, kToe = 3 };
+
+// Which system-call contract a socket was offloaded through; fixed by the first enable.
+enum class Abi : uint8_t { kNone, kFreeBsd, kLinux };
 
 class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
  public:
@@ -58,7 +62,18 @@ class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
   // (and does nothing) when the application has not closed the socket.
   bool AbandonIfClosing();
 
+  // --- The Linux kTLS ABI (TCP_ULP "tls", SOL_TLS options, MSG_MORE records). ---
+  // setsockopt(SOL_TCP, TCP_ULP, "tls"): ENOTCONN unless established, EEXIST twice.
+  int AttachUlp();
+  bool ulp_attached() const;
+  int LinuxSetsockopt(int optname, const void* optval, socklen_t optlen);
+  int LinuxGetsockopt(int optname, void* optval, socklen_t* optlen);
+  ssize_t SendLinux(std::span<const ConstBytes> data, std::optional<uint8_t> record_type,
+                    int flags);
+  ssize_t ReceiveLinux(struct msghdr* msg, int flags);
+
   int fd() const { return fd_; }
+  Abi abi() const;
   bool tx_enabled() const;
   bool rx_enabled() const;
   bool has_pending_tx() const;
@@ -72,19 +87,31 @@ class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
   // socket's SO_SNDTIMEO/SO_RCVTIMEO. Returns 0, or -EAGAIN on timeout, -EINTR.
   int WaitFor(short events, int timeout_option);
   int CheckSocketForEnable(bool transmit);
+  // The FreeBSD options may not mix with a socket driven through the Linux ABI.
+  bool ClaimFreeBsdAbi();
   void Watch();
+  int InstallLinuxTx(const void* optval, socklen_t optlen);
+  int InstallLinuxRx(const void* optval, socklen_t optlen);
 
   int fd_;
   Os& os_;
   SocketStats stats_;
 
+  std::atomic<Abi> abi_{Abi::kNone};
+  std::atomic<bool> ulp_attached_{false};
+
   mutable std::mutex tx_mu_;
+  std::unique_ptr<session::LinuxSession> linux_tx_;
+  size_t tx_max_payload_ = 16384;  // TLS_TX_MAX_PAYLOAD_LEN
+  bool tx_zerocopy_ro_ = false;
   std::unique_ptr<TxPath> tx_;
   Mode tx_mode_ = Mode::kNone;
   bool shutdown_pending_ = false;  // SHUT_WR to issue once the queue drains
   bool closing_ = false;
 
   mutable std::mutex rx_mu_;
+  std::unique_ptr<session::LinuxSession> linux_rx_;
+  bool rx_expect_no_pad_ = false;
   std::unique_ptr<RxPath> rx_;
   Mode rx_mode_ = Mode::kNone;
 };

@@ -100,12 +100,92 @@ TxResult TxPath::Write(std::span<const ConstBytes> data, uint8_t type, bool atom
   return result;
 }
 
+int TxPath::SealSlice(uint8_t type, std::span<const ConstBytes> data, size_t offset,
+                      size_t len) {
+  return SealOne(type, len, [&](MutableBytes) {
+    Slice(data, offset, len);
+    return std::span<const ConstBytes>(slice_);
+  });
+}
+
+int TxPath::SealOpenRecord() {
+  const ConstBytes open(open_record_);
+  const int error = SealOne(record::kApplicationData, open_record_.size(), [&](MutableBytes) {
+    return std::span<const ConstBytes>(&open, 1);
+  });
+  if (error == 0) open_record_.clear();
+  return error;
+}
+
+TxResult TxPath::WriteLinux(std::span<const ConstBytes> data, uint8_t type, bool more,
+                            int send_flags) {
+  if (type != record::kApplicationData) {
+    // Data and control bytes never share a record: close the open one first.
+    if (!open_record_.empty()) {
+      const int error = SealOpenRecord();
+      if (error != 0) return TxResult{0, error, false};
+    }
+    return Write(data, type, /*atomic=*/true, send_flags);
+  }
+  TxResult result;
+  if (sticky_error_ != 0) {
+    result.error = sticky_error_;
+    return result;
+  }
+  const size_t total = TotalSize(data);
+  size_t offset = 0;
+  while (offset < total) {
+    if (queue_full()) {
+      const int flushed = Flush(send_flags);
+      if (flushed != 0 && flushed != EAGAIN) break;
+      if (queue_full()) {
+        result.would_block = true;
+        break;
+      }
+    }
+    const size_t remaining = total - offset;
+    int error = 0;
+    if (open_record_.empty() && (remaining >= max_payload_ || !more)) {
+      // A whole record straight from the caller's buffers: no copy.
+      const size_t chunk = std::min(remaining, max_payload_);
+      error = SealSlice(type, data, offset, chunk);
+      if (error == 0) offset += chunk;
+    } else {
+      const size_t take = std::min(max_payload_ - open_record_.size(), remaining);
+      Slice(data, offset, take);
+      for (ConstBytes segment : slice_) {
+        open_record_.insert(open_record_.end(), segment.begin(), segment.end());
+      }
+      offset += take;
+      if (open_record_.size() == max_payload_) error = SealOpenRecord();
+    }
+    if (error != 0) {
+      result.error = error;
+      break;
+    }
+  }
+  result.accepted = offset;
+  if (result.error == 0 && offset == total && !more && !open_record_.empty()) {
+    result.error = SealOpenRecord();
+  }
+  const int flushed = Flush(send_flags);
+  if (flushed != 0 && flushed != EAGAIN && result.error == 0) result.error = flushed;
+  return result;
+}
+
 TxResult TxPath::SendFile(int in_fd, off_t offset, size_t count, int send_flags, bool* eof) {
   TxResult result;
   *eof = false;
   if (sticky_error_ != 0) {
     result.error = sticky_error_;
     return result;
+  }
+  // Bytes of an open (MSG_MORE) record precede the file's.
+  if (!open_record_.empty()) {
+    if (const int error = SealOpenRecord(); error != 0) {
+      result.error = error;
+      return result;
+    }
   }
   size_t done = 0;
   while (done < count) {

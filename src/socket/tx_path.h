@@ -45,6 +45,19 @@ class TxPath {
   // and sealed in place). accepted < count also when the file ended.
   TxResult SendFile(int in_fd, off_t offset, size_t count, int send_flags, bool* eof);
 
+  // Linux kTLS framing: data joins an open record that closes at the end of a send
+  // without `more` (MSG_MORE) or when full; a record of another `type` first closes the
+  // open data record, then goes out on its own (split only above max_payload()).
+  TxResult WriteLinux(std::span<const ConstBytes> data, uint8_t type, bool more, int send_flags);
+  bool has_open_record() const { return !open_record_.empty(); }
+  // Linux frees unsent MSG_MORE data on close.
+  void DropOpenRecord() { open_record_.clear(); }
+  // TLS_TX_MAX_PAYLOAD_LEN; the caller refuses the change while a record is open.
+  void set_max_payload(size_t max_payload) { max_payload_ = max_payload; }
+  // TLS 1.3 KeyUpdate: later records use the new key; queued ones keep the old.
+  void ReplaceSealer(record::RecordSealer sealer) { sealer_ = std::move(sealer); }
+  uint64_t next_explicit_nonce() const { return sealer_.next_explicit_nonce(); }
+
   // Pushes queued ciphertext to the kernel. Returns 0 when the queue is empty, EAGAIN
   // when the kernel is full, or the connection's errno (then the queue is dropped).
   int Flush(int send_flags);
@@ -64,6 +77,8 @@ class TxPath {
   // Seals one record of `payload_len` bytes whose payload `fill` writes in place.
   template <typename Fill>
   int SealOne(uint8_t type, size_t payload_len, Fill&& fill);
+  int SealSlice(uint8_t type, std::span<const ConstBytes> data, size_t offset, size_t len);
+  int SealOpenRecord();
   void Slice(std::span<const ConstBytes> data, size_t offset, size_t len);
 
   int fd_;
@@ -73,6 +88,7 @@ class TxPath {
   SocketStats& stats_;
   ByteQueue pending_;
   std::vector<ConstBytes> slice_;
+  std::vector<uint8_t> open_record_;  // Linux MSG_MORE plaintext, not yet sealed
   int sticky_error_ = 0;
 };
 
