@@ -7,7 +7,7 @@ packages=(
   clang lld libclang-rt-dev clang-format clang-tidy
   libssl-dev openssl libipsec-mb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
-  curl
+  curl python3
 )
 
 missing=()
