@@ -23,6 +23,7 @@ Result<RecordSealer> RecordSealer::Create(const RecordKeys& keys, const SealOpti
   sealer.layout_ = layout.value();
   KTLS_RETURN_IF_ERROR(
       MakeCrypto(sealer.layout_, keys, options.backend, &sealer.aead_, &sealer.cbc_));
+  sealer.keys_ = keys;
   sealer.iv_ = keys.iv;
   sealer.sequence_ = keys.sequence;
   sealer.explicit_nonce_ = options.explicit_nonce_start.value_or(crypto::RandomU64());
@@ -38,21 +39,60 @@ crypto::Backend RecordSealer::backend() const {
 }
 
 Status RecordSealer::Seal(uint8_t type, std::span<const ConstBytes> payload, MutableBytes out) {
-  const size_t payload_len = TotalSize(payload);
-  if (payload_len > kMaxPlaintextLen) return Status::Error(EMSGSIZE);
-  if (out.size() != RecordSize(payload_len)) return Status::Error(EINVAL);
   if (sequence_ > kLastUsableSequence) return Status::Error(EOVERFLOW);
-  if (layout_.is_cbc()) {
-    SealCbc(type, payload, payload_len, out);
-  } else {
-    SealAead(type, payload, payload_len, out);
-  }
+  KTLS_RETURN_IF_ERROR(SealNumbered({sequence_, explicit_nonce_}, type, payload, out));
   ++sequence_;
+  ++explicit_nonce_;
   return Status::Ok();
 }
 
-void RecordSealer::SealAead(uint8_t type, std::span<const ConstBytes> payload, size_t payload_len,
+Status RecordSealer::SealNumbered(RecordNumbers numbers, uint8_t type,
+                                  std::span<const ConstBytes> payload, MutableBytes out) {
+  const size_t payload_len = TotalSize(payload);
+  if (payload_len > kMaxPlaintextLen) return Status::Error(EMSGSIZE);
+  if (out.size() != RecordSize(payload_len)) return Status::Error(EINVAL);
+  if (numbers.sequence > kLastUsableSequence) return Status::Error(EOVERFLOW);
+  if (layout_.is_cbc()) {
+    SealCbc(numbers.sequence, type, payload, payload_len, out);
+  } else {
+    SealAead(numbers, type, payload, payload_len, out);
+  }
+  return Status::Ok();
+}
+
+Result<RecordNumbers> RecordSealer::Reserve(uint64_t count) {
+  if (layout_.format == RecordFormat::kCbcImplicitIv) return Status::Error(EINVAL);
+  if (count == 0 || sequence_ > kLastUsableSequence ||
+      kLastUsableSequence - sequence_ < count - 1) {
+    return Status::Error(EOVERFLOW);
+  }
+  const RecordNumbers first{sequence_, explicit_nonce_};
+  sequence_ += count;
+  explicit_nonce_ += count;
+  return first;
+}
+
+Status RecordSealer::SealReserved(RecordNumbers numbers, uint8_t type,
+                                  std::span<const ConstBytes> payload, MutableBytes out) {
+  if (layout_.format == RecordFormat::kCbcImplicitIv) return Status::Error(EINVAL);
+  return SealNumbered(numbers, type, payload, out);
+}
+
+Result<RecordSealer> RecordSealer::Clone() const {
+  RecordKeys keys = keys_;
+  keys.sequence = sequence_;
+  SealOptions options;
+  options.explicit_nonce_start = explicit_nonce_;
+  options.backend = backend();
+  Result<RecordSealer> clone = Create(keys, options);
+  if (clone.ok() && layout_.format == RecordFormat::kCbcImplicitIv) clone->iv_ = iv_;
+  return clone;
+}
+
+void RecordSealer::SealAead(RecordNumbers numbers, uint8_t type,
+                            std::span<const ConstBytes> payload, size_t payload_len,
                             MutableBytes out) {
+  const uint64_t sequence = numbers.sequence;
   const size_t tag_len = crypto::kAeadTagLen;
   const bool tls13 = layout_.format == RecordFormat::kTls13;
   const size_t inner_len = payload_len + (tls13 ? 1 : 0);
@@ -68,18 +108,18 @@ void RecordSealer::SealAead(uint8_t type, std::span<const ConstBytes> payload, s
   ConstBytes aad;
   switch (layout_.format) {
     case RecordFormat::kAeadExplicitNonce:
-      StoreBe64(out.data() + kHeaderLen, explicit_nonce_++);
+      StoreBe64(out.data() + kHeaderLen, numbers.explicit_nonce);
       nonce = SaltedNonce(iv_.view(), out.data() + kHeaderLen);
-      aad12 = Tls12Aad(sequence_, type, out[1], out[2], static_cast<uint16_t>(payload_len));
+      aad12 = Tls12Aad(sequence, type, out[1], out[2], static_cast<uint16_t>(payload_len));
       aad = aad12;
       break;
     case RecordFormat::kAeadXorNonce:
-      nonce = XorNonce(iv_.view(), sequence_);
-      aad12 = Tls12Aad(sequence_, type, out[1], out[2], static_cast<uint16_t>(payload_len));
+      nonce = XorNonce(iv_.view(), sequence);
+      aad12 = Tls12Aad(sequence, type, out[1], out[2], static_cast<uint16_t>(payload_len));
       aad = aad12;
       break;
     default:  // kTls13: the additional data is the record header itself.
-      nonce = XorNonce(iv_.view(), sequence_);
+      nonce = XorNonce(iv_.view(), sequence);
       aad = out.first(kHeaderLen);
       break;
   }
@@ -124,8 +164,8 @@ void RecordSealer::SealAead(uint8_t type, std::span<const ConstBytes> payload, s
   aead_->Seal(nonce, aad, segments, std::span<const MutableBytes>(&ciphertext, 1), tag);
 }
 
-void RecordSealer::SealCbc(uint8_t type, std::span<const ConstBytes> payload, size_t payload_len,
-                           MutableBytes out) {
+void RecordSealer::SealCbc(uint64_t sequence, uint8_t type, std::span<const ConstBytes> payload,
+                           size_t payload_len, MutableBytes out) {
   const size_t mac_len = cbc_->mac_len();
   const size_t body_len = out.size() - kHeaderLen;
   const uint8_t major = crypto::VersionMajor(layout_.version);
@@ -136,11 +176,13 @@ void RecordSealer::SealCbc(uint8_t type, std::span<const ConstBytes> payload, si
   uint8_t* plain = out.data() + layout_.header_len;
   size_t offset = 0;
   for (ConstBytes segment : payload) {
-    if (segment.data() != plain + offset)
+    // Empty segments may carry a null pointer, which memmove must not see.
+    if (!segment.empty() && segment.data() != plain + offset) {
       std::memmove(plain + offset, segment.data(), segment.size());
+    }
     offset += segment.size();
   }
-  const auto aad = Tls12Aad(sequence_, type, major, minor, static_cast<uint16_t>(payload_len));
+  const auto aad = Tls12Aad(sequence, type, major, minor, static_cast<uint16_t>(payload_len));
   const ConstBytes mac_input[] = {aad, ConstBytes(plain, payload_len)};
   cbc_->Mac(mac_input, MutableBytes(plain + payload_len, mac_len));
   const size_t encrypted_len = out.size() - layout_.header_len;
