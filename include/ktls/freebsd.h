@@ -71,7 +71,7 @@ extern "C" {
 #define CRYPTO_CHACHA20_POLY1305 41
 
 /* The argument of TCP_TXTLS_ENABLE and TCP_RXTLS_ENABLE (64 bytes on LP64). */
-struct tls_enable {
+struct tls_enable { /* NOLINT(readability-identifier-naming): FreeBSD ABI name */
   const uint8_t *cipher_key;
   const uint8_t *iv;       /* implicit IV / salt */
   const uint8_t *auth_key; /* HMAC key, CBC suites only */
@@ -87,7 +87,7 @@ struct tls_enable {
 };
 
 /* The payload of a TLS_GET_RECORD control message. */
-struct tls_get_record {
+struct tls_get_record { /* NOLINT(readability-identifier-naming): FreeBSD ABI name */
   uint8_t tls_type;
   uint8_t tls_vmajor;
   uint8_t tls_vminor;

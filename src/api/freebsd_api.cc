@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -22,7 +23,6 @@ namespace {
 
 using ktls::ConstBytes;
 using ktls::socket::KtlsSocket;
-using ktls::socket::Os;
 using ktls::socket::RealOs;
 using ktls::socket::SocketTable;
 
@@ -79,9 +79,8 @@ std::optional<uint8_t> RecordTypeOf(const struct msghdr* msg) {
 bool IsBroadcastDestination(const struct msghdr* msg) {
   if (msg->msg_name == nullptr || msg->msg_namelen < sizeof(struct sockaddr_in)) return false;
   const auto* addr = static_cast<const struct sockaddr_in*>(msg->msg_name);
-  return addr->sin_family == AF_INET &&
-         (addr->sin_addr.s_addr == htonl(INADDR_BROADCAST) ||
-          IN_MULTICAST(ntohl(addr->sin_addr.s_addr)));
+  return addr->sin_family == AF_INET && (addr->sin_addr.s_addr == htonl(INADDR_BROADCAST) ||
+                                         IN_MULTICAST(ntohl(addr->sin_addr.s_addr)));
 }
 
 }  // namespace
@@ -117,7 +116,7 @@ int ktls_getsockopt(int fd, int level, int optname, void* optval, socklen_t* opt
     return RealOs().Getsockopt(fd, level, optname, optval, optlen);
   }
   if (optname != TCP_TXTLS_MODE && optname != TCP_RXTLS_MODE) return Ret(-ENOPROTOOPT);
-  if (optval == nullptr || optlen == nullptr || *optlen < sizeof(int)) return Ret(-EINVAL);
+  if (optlen == nullptr) return Ret(-EFAULT);
   int type = 0;
   socklen_t type_len = sizeof(type);
   if (RealOs().Getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0) return -1;
@@ -126,8 +125,11 @@ int ktls_getsockopt(int fd, int level, int optname, void* optval, socklen_t* opt
   if (std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd)) {
     mode = static_cast<int>(optname == TCP_TXTLS_MODE ? socket->tx_mode() : socket->rx_mode());
   }
-  std::memcpy(optval, &mode, sizeof(mode));
-  *optlen = sizeof(mode);
+  // sooptcopyout(9): the value is truncated to the caller's buffer, whose new length
+  // says how much was copied.
+  const socklen_t copied = std::min<socklen_t>(*optlen, sizeof(mode));
+  if (optval != nullptr) std::memcpy(optval, &mode, copied);
+  *optlen = copied;
   return 0;
 }
 

@@ -22,7 +22,7 @@ std::string_view BackendName(Backend backend) {
 }
 
 void AbortOnCryptoFailure(const char* what) {
-  std::fprintf(stderr, "ktls: fatal: %s failed; refusing to emit an unprotected record\n", what);
+  (void)std::fprintf(stderr, "ktls: fatal: %s failed; refusing to emit an unprotected record\n", what);
   std::abort();
 }
 

@@ -202,7 +202,7 @@ int HexValue(char c) {
 }
 
 std::optional<SecretBytes> DecodeHexSecret(std::string_view hex) {
-  if (hex.empty() || hex.size() % 2 != 0 || hex.size() > 2 * EVP_MAX_MD_SIZE) {
+  if (hex.empty() || hex.size() % 2 != 0 || hex.size() > size_t{2} * EVP_MAX_MD_SIZE) {
     return std::nullopt;
   }
   SecretBytes out(hex.size() / 2);
@@ -472,6 +472,15 @@ Result<record::RecordKeys> ExportKeys(const SSL* ssl, Direction dir) {
   KTLS_RETURN_IF_ERROR(DeriveTls12(ssl, dir, hash, &keys));
   if (cbc && *version == TlsVersion::kTls10) KTLS_RETURN_IF_ERROR(ChainedIv(epoch, &keys));
   return keys;
+}
+
+Result<SecretBytes> ExportTrafficSecret(const SSL* ssl, Direction dir) {
+  if (ssl == nullptr || SSL_version(ssl) != TLS1_3_VERSION) return Status::Error(EINVAL);
+  const Connection* conn = ConnectionOf(ssl);
+  if (conn == nullptr) return Status::Error(ENOKEY);
+  const SecretBytes& secret = UsesClientKeys(ssl, dir) ? conn->client_secret : conn->server_secret;
+  if (secret.empty()) return Status::Error(ENOKEY);
+  return secret;
 }
 
 }  // namespace ktls::openssl

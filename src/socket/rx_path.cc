@@ -12,7 +12,7 @@ namespace ktls::socket {
 namespace {
 
 // Enough for a few maximum-size records per read system call.
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadChunk = size_t{64} * 1024;
 
 }  // namespace
 

@@ -21,7 +21,7 @@ namespace ktls::socket {
 
 // Decrypted bytes queued before the socket stops reading from the kernel, so a slow
 // reader pushes back on the peer through TCP instead of growing memory.
-inline constexpr size_t kRxQueueLimit = 256 * 1024;
+inline constexpr size_t kRxQueueLimit = size_t{256} * 1024;
 
 // Whose receive semantics a socket follows.
 enum class RxRules : uint8_t {

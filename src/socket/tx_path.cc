@@ -55,7 +55,7 @@ TxResult TxPath::Write(std::span<const ConstBytes> data, uint8_t type, bool atom
                        int send_flags) {
   TxResult result;
   if (sticky_error_ != 0) {
-    result.error = sticky_error_;
+    result.error = error_reported_ ? EPIPE : sticky_error_;
     return result;
   }
   const size_t total = TotalSize(data);
@@ -81,6 +81,15 @@ TxResult TxPath::Write(std::span<const ConstBytes> data, uint8_t type, bool atom
         result.would_block = true;
         break;
       }
+    }
+    if (!atomic && ShouldSealInParallel(total - offset)) {
+      int error = 0;
+      offset += SealBatchInParallel(data, offset, type, &error);
+      if (error != 0) {
+        result.error = error;
+        break;
+      }
+      continue;
     }
     const size_t chunk = std::min(total - offset, max_payload_);
     const int error = SealOne(type, chunk, [&](MutableBytes) {
@@ -129,7 +138,7 @@ TxResult TxPath::WriteLinux(std::span<const ConstBytes> data, uint8_t type, bool
   }
   TxResult result;
   if (sticky_error_ != 0) {
-    result.error = sticky_error_;
+    result.error = error_reported_ ? EPIPE : sticky_error_;
     return result;
   }
   const size_t total = TotalSize(data);
@@ -177,7 +186,7 @@ TxResult TxPath::SendFile(int in_fd, off_t offset, size_t count, int send_flags,
   TxResult result;
   *eof = false;
   if (sticky_error_ != 0) {
-    result.error = sticky_error_;
+    result.error = error_reported_ ? EPIPE : sticky_error_;
     return result;
   }
   // Bytes of an open (MSG_MORE) record precede the file's.
@@ -253,7 +262,7 @@ int TxPath::Flush(int send_flags) {
     pending_.Clear();
     return sticky_error_;
   }
-  pending_.ShrinkIfIdle(256 * 1024);
+  pending_.ShrinkIfIdle(size_t{256} * 1024);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -23,7 +24,7 @@ namespace ktls::socket {
 
 // Ciphertext a socket may hold before writers must wait for the kernel (our stand-in
 // for the send buffer's high-water mark).
-inline constexpr size_t kTxQueueLimit = 512 * 1024;
+inline constexpr size_t kTxQueueLimit = size_t{512} * 1024;
 
 struct TxResult {
   size_t accepted = 0;  // plaintext bytes taken into sealed records
@@ -57,16 +58,23 @@ class TxPath {
   // TLS 1.3 KeyUpdate: later records use the new key; queued ones keep the old.
   void ReplaceSealer(record::RecordSealer sealer) { sealer_ = std::move(sealer); }
   uint64_t next_explicit_nonce() const { return sealer_.next_explicit_nonce(); }
+  // Only for handing the session to the kernel (kernel_offload.h) once nothing is queued.
+  const record::RecordSealer& sealer() const { return sealer_; }
 
   // Pushes queued ciphertext to the kernel. Returns 0 when the queue is empty, EAGAIN
   // when the kernel is full, or the connection's errno (then the queue is dropped).
   int Flush(int send_flags);
 
   bool has_pending() const { return !pending_.empty(); }
+  // Forgets the queued ciphertext without sending it (a forked child's copy).
+  void DiscardPending() { pending_.Clear(); }
   size_t pending_bytes() const { return pending_.size(); }
   bool queue_full() const { return pending_.size() >= kTxQueueLimit; }
   // A send error that ended this direction (EPIPE, ECONNRESET, ...), or 0.
   int sticky_error() const { return sticky_error_; }
+  // The caller told the application about the sticky error: later sends fail with
+  // EPIPE, as a kernel socket reports a connection's error once.
+  void MarkErrorReported() { error_reported_ = sticky_error_ != 0; }
   uint64_t next_sequence() const { return sealer_.next_sequence(); }
   const record::RecordLayout& layout() const { return sealer_.layout(); }
   size_t max_payload() const { return max_payload_; }
@@ -78,6 +86,10 @@ class TxPath {
   template <typename Fill>
   int SealOne(uint8_t type, size_t payload_len, Fill&& fill);
   int SealSlice(uint8_t type, std::span<const ConstBytes> data, size_t offset, size_t len);
+  // Large writes: seal a batch of whole records on the crypto pool (tx_parallel.cc).
+  bool ShouldSealInParallel(size_t remaining) const;
+  size_t SealBatchInParallel(std::span<const ConstBytes> data, size_t offset, uint8_t type,
+                             int* error);
   int SealOpenRecord();
   void Slice(std::span<const ConstBytes> data, size_t offset, size_t len);
 
@@ -89,7 +101,9 @@ class TxPath {
   ByteQueue pending_;
   std::vector<ConstBytes> slice_;
   std::vector<uint8_t> open_record_;  // Linux MSG_MORE plaintext, not yet sealed
+  std::vector<std::unique_ptr<record::RecordSealer>> clones_;  // one per pool worker
   int sticky_error_ = 0;
+  bool error_reported_ = false;
 };
 
 }  // namespace ktls::socket
