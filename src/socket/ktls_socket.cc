@@ -18,6 +18,7 @@
 #include "record/header.h"
 #include "session/freebsd_session.h"
 #include "socket/flusher.h"
+#include "socket/kernel_offload.h"
 #include "socket/suite_counters.h"
 
 namespace ktls::socket {
@@ -131,9 +132,15 @@ int KtlsSocket::EnableTx(const void* optval, socklen_t optlen) {
       std::clamp<size_t>(knobs.maxlen.load(), 1, record::kMaxPlaintextLen);
   tx_ = std::make_unique<TxPath>(fd_, os_, std::move(sealer.value()), max_payload, stats_);
   tx_mode_ = Mode::kSw;
+  // FreeBSD tries TOE, then IFNET where kern.ipc.tls.ifnet.permitted, then SW.
+  if (knobs.ifnet_permitted.load() != 0 && KernelCanTake(tx_->layout()) &&
+      AttachKernelUlp(os_, fd_) == 0 &&
+      InstallKernelTx(os_, fd_, tx_->sealer(), tx_->max_payload()) == 0) {
+    tx_mode_ = Mode::kIfnet;
+  }
   stats.offload_total.Add();
   stats.active.Add();
-  ModeCounter(stats.sw, tx_->layout()).Add();
+  ModeCounter(tx_mode_ == Mode::kIfnet ? stats.ifnet : stats.sw, tx_->layout()).Add();
   return 0;
 }
 
@@ -199,28 +206,13 @@ bool KtlsSocket::has_pending_tx() const {
 
 uint64_t KtlsSocket::tx_sequence() const {
   std::lock_guard lock(tx_mu_);
+  if (tx_ && tx_mode_ == Mode::kIfnet) return KernelTxSequence(os_, fd_).value_or(0);
   return tx_ ? tx_->next_sequence() : 0;
 }
 
 uint64_t KtlsSocket::rx_sequence() const {
   std::lock_guard lock(rx_mu_);
   return rx_ ? rx_->next_sequence() : 0;
-}
-
-int KtlsSocket::SetTxMode(int mode) {
-  int listening = 0;
-  socklen_t len = sizeof(listening);
-  if (os_.Getsockopt(fd_, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening) {
-    return -EINVAL;
-  }
-  if (mode != TCP_TLS_MODE_SW && mode != TCP_TLS_MODE_IFNET) return -EINVAL;
-  std::lock_guard lock(tx_mu_);
-  if (!tx_) return 0;  // FreeBSD: no session, nothing to switch
-  if (static_cast<int>(tx_mode_) == mode) return 0;
-  // No interface on this host can take over the crypto (no NIC TLS offload, and the
-  // kernel offers no TLS ULP to hand the session to): the socket stays in SW mode.
-  control::GetStats().switch_failed.Add();
-  return -EOPNOTSUPP;
 }
 
 void KtlsSocket::Watch() { Flusher::Get().Watch(shared_from_this()); }
@@ -251,13 +243,27 @@ ssize_t KtlsSocket::Send(std::span<const ConstBytes> data, std::optional<uint8_t
   if (total == 0 && tx_->layout().format != record::RecordFormat::kCbcImplicitIv) {
     return -EINVAL;
   }
+  // After shutdown(SHUT_WR) nothing more may be sealed, let alone follow the FIN.
+  if (write_shutdown_) return SendError(EPIPE, flags);
   for (;;) {
+    if (tx_mode_ == Mode::kIfnet) {
+      // The kernel seals from here on (also when the switch came while this call
+      // waited): it gets the rest as plaintext and does its own blocking.
+      const std::vector<ConstBytes> rest = Remaining(data, accepted);
+      const int fd = fd_;
+      lock.unlock();
+      const ssize_t n = KernelSend(os_, fd, rest, record_type, flags);
+      if (n < 0) return accepted > 0 ? static_cast<ssize_t>(accepted) : n;
+      return static_cast<ssize_t>(accepted) + n;
+    }
     const std::vector<ConstBytes> rest = Remaining(data, accepted);
     const TxResult result = tx_->Write(rest, type, atomic, send_flags);
     accepted += result.accepted;
     if (tx_->has_pending()) Watch();
     if (result.error != 0) {
-      return accepted > 0 ? static_cast<ssize_t>(accepted) : SendError(result.error, flags);
+      if (accepted > 0) return static_cast<ssize_t>(accepted);
+      tx_->MarkErrorReported();
+      return SendError(result.error, flags);
     }
     if (!result.would_block && accepted == total) return static_cast<ssize_t>(accepted);
     if (nonblocking) return accepted > 0 ? static_cast<ssize_t>(accepted) : -EAGAIN;
@@ -275,6 +281,7 @@ ssize_t KtlsSocket::SendFile(int in_fd, off_t* offset, size_t count) {
     const ssize_t n = os_.Sendfile(fd_, in_fd, offset, count);
     return n < 0 ? -errno : n;
   }
+  if (write_shutdown_) return SendError(EPIPE, 0);
   off_t start = 0;
   if (offset != nullptr) {
     if (*offset < 0) return -EINVAL;
@@ -287,12 +294,26 @@ ssize_t KtlsSocket::SendFile(int in_fd, off_t* offset, size_t count) {
   size_t sent = 0;
   ssize_t outcome = 0;
   for (;;) {
+    if (tx_mode_ == Mode::kIfnet) {
+      // The kernel's own sendfile: its TLS ULP frames and seals the file's pages.
+      off_t position = start + static_cast<off_t>(sent);
+      const int fd = fd_;
+      lock.unlock();
+      const ssize_t n = os_.Sendfile(fd, in_fd, &position, count - sent);
+      if (n < 0) {
+        outcome = sent > 0 ? 0 : -errno;
+      } else {
+        sent += static_cast<size_t>(n);
+      }
+      break;
+    }
     bool eof = false;
     const TxResult result = tx_->SendFile(in_fd, start + static_cast<off_t>(sent), count - sent,
                                           MSG_NOSIGNAL, &eof);
     sent += result.accepted;
     if (tx_->has_pending()) Watch();
     if (result.error != 0) {
+      if (sent == 0) tx_->MarkErrorReported();
       outcome = sent > 0 ? 0 : SendError(result.error, 0);
       break;
     }
@@ -380,7 +401,8 @@ short KtlsSocket::ReadyEvents(short requested) {
   }
   if ((requested & (POLLOUT | POLLWRNORM)) != 0) {
     std::lock_guard lock(tx_mu_);
-    if (tx_) {
+    // In IFNET mode the kernel's send buffer alone says whether a write would wait.
+    if (tx_ && tx_mode_ != Mode::kIfnet) {
       if (tx_->has_pending()) tx_->Flush(MSG_NOSIGNAL);
       if (!tx_->queue_full() || tx_->sticky_error() != 0) {
         ready |= static_cast<short>(requested & (POLLOUT | POLLWRNORM));
@@ -396,7 +418,9 @@ short KtlsSocket::KernelEvents(short requested) const {
     std::lock_guard lock(tx_mu_);
     // Room in our queue means writable whatever the kernel says; a full queue needs
     // the kernel to take some first.
-    if (tx_ && !tx_->queue_full()) events &= static_cast<short>(~(POLLOUT | POLLWRNORM));
+    if (tx_ && tx_mode_ != Mode::kIfnet && !tx_->queue_full()) {
+      events &= static_cast<short>(~(POLLOUT | POLLWRNORM));
+    }
   }
   return events;
 }
@@ -404,23 +428,28 @@ short KtlsSocket::KernelEvents(short requested) const {
 int KtlsSocket::Shutdown(int how) {
   if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return -EINVAL;
   std::unique_lock lock(tx_mu_);
+  if (how != SHUT_RD) write_shutdown_ = true;
   if (how != SHUT_RD && tx_ && tx_->has_pending()) {
     // The FIN must follow every queued record.
     const bool nonblocking = IsNonBlocking();
     for (;;) {
       const int flushed = tx_->Flush(MSG_NOSIGNAL);
       if (flushed != EAGAIN) break;
-      if (nonblocking) {
+      int waited = -EAGAIN;
+      if (!nonblocking) {
+        lock.unlock();
+        waited = WaitFor(POLLOUT, SO_SNDTIMEO);
+        lock.lock();
+      }
+      if (waited < 0 && waited != -EINTR) {
+        // Non-blocking, or SO_SNDTIMEO expired: the flusher sends the FIN after the
+        // last queued record (a FIN now would cut the stream short).
         shutdown_pending_ = true;
         lock.unlock();
         Watch();
         if (how == SHUT_RDWR && os_.Shutdown(fd_, SHUT_RD) != 0) return -errno;
         return 0;
       }
-      lock.unlock();
-      const int waited = WaitFor(POLLOUT, SO_SNDTIMEO);
-      lock.lock();
-      if (waited < 0 && waited != -EINTR) break;
     }
   }
   lock.unlock();
@@ -479,6 +508,41 @@ bool KtlsSocket::AbandonIfClosing() {
   os_.Close(fd_);
   closing_ = false;
   return true;
+}
+
+void KtlsSocket::Rebind(int fd) {
+  std::unique_lock lock(tx_mu_);
+  const int old = fd_;
+  if (old == fd) return;
+  fd_ = fd;
+  if (tx_) tx_->set_fd(fd);
+  {
+    std::lock_guard rx_lock(rx_mu_);
+    if (rx_) rx_->set_fd(fd);
+  }
+  const bool pending = tx_ && tx_->has_pending();
+  lock.unlock();
+  // The flusher knows sockets by descriptor number.
+  Flusher::Get().Unwatch(old);
+  if (pending) Watch();
+}
+
+bool KtlsSocket::HasQueuedRx() const {
+  std::lock_guard lock(rx_mu_);
+  return rx_ && rx_->Readable();
+}
+
+void KtlsSocket::ForgetAfterFork() {
+  // A lock held by another thread of the parent at fork time stays held here forever;
+  // such a socket is unusable in the child whatever we do.
+  std::unique_lock lock(tx_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  if (tx_) tx_->DiscardPending();
+  shutdown_pending_ = false;
+  if (closing_) {
+    os_.Close(fd_);
+    closing_ = false;
+  }
 }
 
 }  // namespace ktls::socket

@@ -16,6 +16,7 @@
 #include "session/linux_session.h"
 #include "socket/os.h"
 #include "socket/rx_path.h"
+#include "socket/socket_description.h"
 #include "socket/socket_stats.h"
 #include "socket/tx_path.h"
 
@@ -38,7 +39,8 @@ class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
   int EnableRx(const void* optval, socklen_t optlen);
   Mode tx_mode() const;
   Mode rx_mode() const;
-  // TCP_TXTLS_MODE: toggles SW <-> IFNET without losing a byte or a sequence number.
+  // TCP_TXTLS_MODE: SW -> IFNET hands the session to the kernel without losing a byte
+  // or a sequence number; IFNET -> SW is refused (the kernel keeps what it was given).
   int SetTxMode(int mode);
 
   ssize_t Send(std::span<const ConstBytes> data, std::optional<uint8_t> record_type, int flags);
@@ -61,6 +63,15 @@ class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
   // A closed socket whose queue did not drain in time: drop it and close. Returns false
   // (and does nothing) when the application has not closed the socket.
   bool AbandonIfClosing();
+  // The descriptor number the socket uses is going away while another one (a dup, or
+  // a private duplicate) still refers to the same connection: use `fd` from now on.
+  void Rebind(int fd);
+  // A record, an error or the end of stream is queued, so a read would not wait for
+  // the kernel. Unlike ReadyEvents, never reads from the kernel.
+  bool HasQueuedRx() const;
+  // In the child after fork(2): drop the inherited ciphertext queue (the parent sends
+  // it) and close the private descriptor of a socket the parent was closing.
+  void ForgetAfterFork();
 
   // --- The Linux kTLS ABI (TCP_ULP "tls", SOL_TLS options, MSG_MORE records). ---
   // setsockopt(SOL_TCP, TCP_ULP, "tls"): ENOTCONN unless established, EEXIST twice.
@@ -71,6 +82,8 @@ class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
   ssize_t SendLinux(std::span<const ConstBytes> data, std::optional<uint8_t> record_type,
                     int flags);
   ssize_t ReceiveLinux(struct msghdr* msg, int flags);
+  // TLS 1.3: a KeyUpdate was received and the next RX key is not installed yet.
+  bool rx_rekey_pending() const;
 
   int fd() const { return fd_; }
   Abi abi() const;
@@ -80,6 +93,9 @@ class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
   const SocketStats& stats() const { return stats_; }
   uint64_t tx_sequence() const;
   uint64_t rx_sequence() const;
+  // What `ktls stat` shows (ktls_socket_describe.cc); takes each direction's lock only
+  // long enough to copy its mode and suite.
+  SocketDescription Describe() const;
 
  private:
   bool IsNonBlocking() const;
@@ -92,6 +108,10 @@ class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
   void Watch();
   int InstallLinuxTx(const void* optval, socklen_t optlen);
   int InstallLinuxRx(const void* optval, socklen_t optlen);
+  // SW -> IFNET (ktls_socket_ifnet.cc): flushes every sealed record, then hands the
+  // session to the kernel's TLS ULP. `lock` holds tx_mu_; it is released while waiting
+  // for the kernel to take queued records. Returns 0 or an errno.
+  int SwitchTxToKernel(std::unique_lock<std::mutex>& lock);
 
   int fd_;
   Os& os_;
@@ -107,9 +127,13 @@ class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
   std::unique_ptr<TxPath> tx_;
   Mode tx_mode_ = Mode::kNone;
   bool shutdown_pending_ = false;  // SHUT_WR to issue once the queue drains
+  bool write_shutdown_ = false;    // shutdown(SHUT_WR) was called: sends fail with EPIPE
   bool closing_ = false;
 
   mutable std::mutex rx_mu_;
+  // Linux: one reader at a time (tls_rx_reader_lock), held across its waits; taken
+  // before rx_mu_.
+  std::timed_mutex rx_reader_mu_;
   std::unique_ptr<session::LinuxSession> linux_rx_;
   bool rx_expect_no_pad_ = false;
   std::unique_ptr<RxPath> rx_;

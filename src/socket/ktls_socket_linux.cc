@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -215,9 +216,11 @@ int KtlsSocket::LinuxGetsockopt(int optname, void* optval, socklen_t* optlen) {
       if (*optlen < 4) return -EINVAL;
       std::lock_guard lock(rx_mu_);
       if (!linux_rx_) return -EBUSY;
-      // The receive explicit nonce comes from the wire; report the installed one.
+      // The receive explicit nonce comes from the wire, but Linux advances the `iv`
+      // field per record in both directions (tls_advance_record_sn), as on TX.
+      const uint64_t opened = rx_->next_sequence() - linux_rx_->keys.sequence;
       return -session::WriteLinuxCryptoInfo(*linux_rx_, rx_->next_sequence(),
-                                            linux_rx_->explicit_nonce, optval, optlen);
+                                            linux_rx_->explicit_nonce + opened, optval, optlen);
     }
     case TLS_TX_ZEROCOPY_RO: {
       if (*optlen != sizeof(int)) return -EINVAL;
@@ -259,6 +262,17 @@ ssize_t KtlsSocket::SendLinux(std::span<const ConstBytes> data,
     lock.unlock();
     return Send(data, std::nullopt, flags & ~MSG_EOR);  // keys not installed: clear text
   }
+  if (write_shutdown_) {
+    if ((flags & MSG_NOSIGNAL) == 0) pthread_kill(pthread_self(), SIGPIPE);
+    return -EPIPE;
+  }
+  // tls_process_cmsg: a record-type cmsg, even one naming data, first pushes the open
+  // record, so the bytes of this call start a record of their own.
+  if (record_type.has_value()) {
+    if (const int error = tx_->CloseOpenRecord(); error != 0) {
+      return -(error == EOVERFLOW ? EBADMSG : error);
+    }
+  }
   const size_t total = TotalSize(data);
   const uint8_t type = record_type.value_or(record::kApplicationData);
   const bool nonblocking = (flags & MSG_DONTWAIT) != 0 || IsNonBlocking();
@@ -273,6 +287,7 @@ ssize_t KtlsSocket::SendLinux(std::span<const ConstBytes> data,
       // Linux: running out of sequence numbers is a socket error, EBADMSG.
       const int error = result.error == EOVERFLOW ? EBADMSG : result.error;
       if (accepted > 0) return static_cast<ssize_t>(accepted);
+      tx_->MarkErrorReported();
       if (error == EPIPE && (flags & MSG_NOSIGNAL) == 0) pthread_kill(pthread_self(), SIGPIPE);
       return -error;
     }
@@ -285,6 +300,11 @@ ssize_t KtlsSocket::SendLinux(std::span<const ConstBytes> data,
   }
 }
 
+bool KtlsSocket::rx_rekey_pending() const {
+  std::lock_guard lock(rx_mu_);
+  return rx_ && rx_->rekey_pending();
+}
+
 ssize_t KtlsSocket::ReceiveLinux(struct msghdr* msg, int flags) {
   std::unique_lock lock(rx_mu_);
   if (!rx_) {
@@ -292,6 +312,26 @@ ssize_t KtlsSocket::ReceiveLinux(struct msghdr* msg, int flags) {
     const ssize_t n = os_.Recvmsg(fd_, msg, flags);
     return n < 0 ? -errno : n;
   }
+  lock.unlock();
+  const bool nonblocking = (flags & MSG_DONTWAIT) != 0 || IsNonBlocking();
+  // Readers take turns, as in Linux, waiting for their turn no longer than a read would
+  // wait for data. A reader asleep in poll(2) on the kernel socket is then never
+  // robbed: nobody else can move the kernel's bytes into our queue meanwhile.
+  std::unique_lock reader(rx_reader_mu_, std::defer_lock);
+  if (nonblocking) {
+    if (!reader.try_lock()) return -EAGAIN;
+  } else {
+    struct timeval tv = {};
+    socklen_t tv_len = sizeof(tv);
+    if (os_.Getsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, &tv_len) == 0 &&
+        (tv.tv_sec != 0 || tv.tv_usec != 0)) {
+      const auto timeout = std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+      if (!reader.try_lock_for(timeout)) return -EAGAIN;
+    } else {
+      reader.lock();
+    }
+  }
+  lock.lock();
   std::vector<MutableBytes> buffers;
   size_t capacity = 0;
   for (size_t i = 0; i < msg->msg_iovlen; ++i) {
@@ -301,7 +341,6 @@ ssize_t KtlsSocket::ReceiveLinux(struct msghdr* msg, int flags) {
   }
   const bool control_room = msg->msg_control != nullptr && msg->msg_controllen >= CMSG_LEN(1);
   const bool peek = (flags & MSG_PEEK) != 0;
-  const bool nonblocking = (flags & MSG_DONTWAIT) != 0 || IsNonBlocking();
   // How much a blocking read waits for: everything with MSG_WAITALL, else SO_RCVLOWAT.
   size_t target = 1;
   if ((flags & MSG_WAITALL) != 0) {
@@ -347,9 +386,21 @@ ssize_t KtlsSocket::ReceiveLinux(struct msghdr* msg, int flags) {
       copied += static_cast<size_t>(delivery.result);
       end_of_record = delivery.end_of_record;
       const bool more_wanted = first_type == record::kApplicationData && !delivery.stopped &&
-                               copied < target && copied < capacity && !peek;
+                               copied < target && copied < capacity;
       if (!more_wanted || delivery.result == 0) break;
-      continue;  // a later record may already be waiting
+      if (!peek) continue;  // a later record may already be waiting
+      // A peek always starts at the head of the queue; like tls_sw_recvmsg it still
+      // waits for its target: wait for more records, then peek again from the start.
+      if (nonblocking) break;
+      lock.unlock();
+      const int waited = WaitFor(POLLIN, SO_RCVTIMEO);
+      lock.lock();
+      if (waited < 0) break;
+      rx_->Pump();
+      copied = 0;
+      have_info = false;
+      first_type = 0;
+      continue;
     }
     const bool wait = delivery.result == -EAGAIN && !nonblocking && copied < target;
     if (!wait) {

@@ -116,6 +116,7 @@ void RxPath::OpenRecords() {
     if (opened.status != record::OpenStatus::kOk && linux_rules) {
       // Linux keeps the bad record at the head of the queue: every read fails again.
       control::GetStats().failed_crypto.Add();
+      control::GetStats().linux_tls.decrypt_error.Add();  // TlsDecryptError
       stats_.rx_bad_record.Add();
       PushError(EBADMSG, /*sticky=*/true);
       stalled_ = true;
@@ -146,6 +147,7 @@ void RxPath::OpenRecords() {
         item.type == static_cast<uint8_t>(record::ContentType::kHandshake) && !item.data.empty() &&
         item.data[0] == kKeyUpdate) {
       rekey_pending_ = true;
+      control::GetStats().linux_tls.rx_rekey_received.Add();  // TlsRxRekeyReceived
     }
     items_.push_back(std::move(item));
     ciphertext_.Consume(opened.record_len);
@@ -235,7 +237,12 @@ RxDelivery RxPath::ReceiveLinux(const RxRequest& request) {
   while (index < items_.size()) {
     RxItem& item = items_[index];
     if (item.kind != RxItem::Kind::kRecord) {
-      if (copied > 0 || have_type) break;  // deliver what came before it first
+      if (copied > 0) {
+        delivery.stopped = true;
+        break;  // deliver what came before it first
+      }
+      // Nothing but empty data records before it: they read as nothing, so report it.
+      delivery.has_info = false;
       delivery.result = item.kind == RxItem::Kind::kEnd ? 0 : -item.error;
       if (item.kind == RxItem::Kind::kError && !item.sticky && !request.peek) {
         items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(index));
@@ -291,6 +298,8 @@ RxDelivery RxPath::ReceiveLinux(const RxRequest& request) {
     delivery.result = rekey_pending_ ? -EKEYEXPIRED : -EAGAIN;
     return delivery;
   }
+  // Past the last record before a KeyUpdate nothing more can come for now.
+  if (rekey_pending_ && index >= items_.size()) delivery.stopped = true;
   delivery.result = static_cast<ssize_t>(copied);
   return delivery;
 }

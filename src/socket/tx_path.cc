@@ -128,11 +128,16 @@ int TxPath::SealOpenRecord() {
 
 TxResult TxPath::WriteLinux(std::span<const ConstBytes> data, uint8_t type, bool more,
                             int send_flags) {
+  const size_t total = TotalSize(data);
   if (type != record::kApplicationData) {
     // Data and control bytes never share a record: close the open one first.
-    if (!open_record_.empty()) {
-      const int error = SealOpenRecord();
-      if (error != 0) return TxResult{0, error, false};
+    if (const int error = CloseOpenRecord(); error != 0) return TxResult{0, error, false};
+    // tls_sw_sendmsg seals records only for bytes it copies: no empty records.
+    if (total == 0) {
+      TxResult result;
+      const int flushed = Flush(send_flags);
+      if (flushed != 0 && flushed != EAGAIN) result.error = flushed;
+      return result;
     }
     return Write(data, type, /*atomic=*/true, send_flags);
   }
@@ -141,7 +146,6 @@ TxResult TxPath::WriteLinux(std::span<const ConstBytes> data, uint8_t type, bool
     result.error = error_reported_ ? EPIPE : sticky_error_;
     return result;
   }
-  const size_t total = TotalSize(data);
   size_t offset = 0;
   while (offset < total) {
     if (queue_full()) {
@@ -174,7 +178,8 @@ TxResult TxPath::WriteLinux(std::span<const ConstBytes> data, uint8_t type, bool
     }
   }
   result.accepted = offset;
-  if (result.error == 0 && offset == total && !more && !open_record_.empty()) {
+  // An empty send leaves the open record open, as the kernel's copy loop never runs.
+  if (result.error == 0 && total > 0 && offset == total && !more && !open_record_.empty()) {
     result.error = SealOpenRecord();
   }
   const int flushed = Flush(send_flags);

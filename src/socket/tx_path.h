@@ -48,9 +48,13 @@ class TxPath {
 
   // Linux kTLS framing: data joins an open record that closes at the end of a send
   // without `more` (MSG_MORE) or when full; a record of another `type` first closes the
-  // open data record, then goes out on its own (split only above max_payload()).
+  // open data record, then goes out on its own (split only above max_payload()). Empty
+  // `data` seals nothing: Linux never sends an empty record.
   TxResult WriteLinux(std::span<const ConstBytes> data, uint8_t type, bool more, int send_flags);
   bool has_open_record() const { return !open_record_.empty(); }
+  // Linux: a send with a TLS_SET_RECORD_TYPE cmsg, of any type, first closes the open
+  // record (tls_process_cmsg). Returns 0 or an errno.
+  int CloseOpenRecord() { return open_record_.empty() ? 0 : SealOpenRecord(); }
   // Linux frees unsent MSG_MORE data on close.
   void DropOpenRecord() { open_record_.clear(); }
   // TLS_TX_MAX_PAYLOAD_LEN; the caller refuses the change while a record is open.
