@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "base/result.h"
+#include "base/secret_bytes.h"
 #include "record/record_keys.h"
 
 namespace ktls::openssl {
@@ -74,5 +75,10 @@ Result<uint64_t> RecordsUnderCurrentKeys(const SSL* ssl, Direction dir);
 //  EBUSY            kRead while OpenSSL still buffers received bytes (SSL_pending() or
 //                   SSL_has_pending()); they would be lost to the new record layer.
 Result<record::RecordKeys> ExportKeys(const SSL* ssl, Direction dir);
+
+// TLS 1.3: the application traffic secret direction `dir` uses now (the peer's for
+// kRead), from which the keys after a KeyUpdate derive (RFC 8446 §7.2). EINVAL for a
+// null `ssl` or another version, ENOKEY when the capture has not seen it.
+Result<SecretBytes> ExportTrafficSecret(const SSL* ssl, Direction dir);
 
 }  // namespace ktls::openssl
