@@ -21,9 +21,11 @@ run: build
 	$(KTLS) probe
 	$(KTLS) bench crypto --quick
 
-# Every test tier that exists: unit + interop (ctest), then a short fuzz run.
+# Every test tier that exists (unit, interop, conformance, socket with 1 GiB per suite,
+# Linux ABI, OpenSSL bridge, interposer, server, kernel kTLS in a VM), then a short fuzz run.
+INTEGRITY_BYTES ?= 1073741824
 test: build
-	ctest --preset $(PRESET) --timeout 600
+	KTLS_INTEGRITY_BYTES=$(INTEGRITY_BYTES) ctest --preset $(PRESET) -j2 --timeout 1800
 	@$(MAKE) --no-print-directory fuzz
 
 unit: build
