@@ -8,6 +8,9 @@ packages=(
   libssl-dev openssl libipsec-mb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   curl python3
+  # tests/vm: boots Debian's cloud kernel (it has the TLS ULP) under QEMU with a busybox
+  # initramfs; kmod's depmod indexes the kernel's modules.
+  qemu-system-x86 busybox-static kmod
 )
 
 missing=()

@@ -1,14 +1,21 @@
 #include "socket/flusher.h"
 
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
+#include "platform/next_libc.h"
 #include "socket/ktls_socket.h"
 
 namespace ktls::socket {
+
+namespace libc = platform::libc;
 
 Flusher& Flusher::Get() {
   // Leaked on purpose so the thread can outlive static destruction at exit.
@@ -17,17 +24,47 @@ Flusher& Flusher::Get() {
 }
 
 Flusher::Flusher() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {
-  thread_ = std::thread([this] { Run(); });
-  thread_.detach();
+  pthread_atfork(&Flusher::PrepareFork, &Flusher::ParentAfterFork, &Flusher::ChildAfterFork);
+}
+
+void Flusher::StartIfNeeded() {
+  if (running_) return;
+  // The application's signals are not ours to take: they go to its own threads.
+  sigset_t all;
+  sigset_t saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  std::thread([this] { Run(); }).detach();
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  running_ = true;
+}
+
+void Flusher::PrepareFork() {
+  Get().mu_.lock();
+}
+
+void Flusher::ParentAfterFork() {
+  Get().mu_.unlock();
+}
+
+void Flusher::ChildAfterFork() {
+  Flusher& self = Get();
+  for (auto& [fd, entry] : self.entries_) entry.socket->ForgetAfterFork();
+  self.entries_.clear();
+  // The inherited descriptor names the parent's epoll instance; never touch it.
+  libc::Close(self.epoll_fd_);
+  self.epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  self.running_ = false;
+  self.mu_.unlock();
 }
 
 void Flusher::Arm(int fd, bool add) {
   struct epoll_event event = {};
   event.events = EPOLLOUT | EPOLLONESHOT;
   event.data.fd = fd;
-  if (epoll_ctl(epoll_fd_, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) != 0) {
-    if (errno == EEXIST) epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
-    if (errno == ENOENT) epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+  if (libc::EpollCtl(epoll_fd_, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) != 0) {
+    if (errno == EEXIST) libc::EpollCtl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
+    if (errno == ENOENT) libc::EpollCtl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
   }
 }
 
@@ -36,12 +73,13 @@ void Flusher::Watch(const std::shared_ptr<KtlsSocket>& socket) {
   std::lock_guard lock(mu_);
   auto [it, inserted] = entries_.try_emplace(fd, Entry{socket, std::chrono::steady_clock::now()});
   if (!inserted) it->second.socket = socket;
+  StartIfNeeded();
   Arm(fd, inserted);
 }
 
 void Flusher::Unwatch(int fd) {
   std::lock_guard lock(mu_);
-  if (entries_.erase(fd) > 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  if (entries_.erase(fd) > 0) libc::EpollCtl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
 size_t Flusher::watched() const {
@@ -49,12 +87,42 @@ size_t Flusher::watched() const {
   return entries_.size();
 }
 
+bool Flusher::Drain(std::chrono::milliseconds budget) {
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  for (;;) {
+    std::vector<std::pair<int, std::shared_ptr<KtlsSocket>>> watched;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [fd, entry] : entries_) watched.emplace_back(fd, entry.socket);
+    }
+    std::vector<struct pollfd> waiting;
+    for (auto& [fd, socket] : watched) {
+      if (!socket->FlushFromBackground()) {
+        waiting.push_back({socket->fd(), POLLOUT, 0});
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      auto it = entries_.find(fd);
+      if (it != entries_.end() && it->second.socket == socket) {
+        libc::EpollCtl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        entries_.erase(it);
+      }
+    }
+    if (waiting.empty()) return true;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    libc::Poll(waiting.data(), waiting.size(),
+               static_cast<int>(std::min<long long>(left.count(), 100)));
+  }
+}
+
 void Flusher::Run() {
   constexpr int kMaxEvents = 64;
   constexpr int kTickMs = 1000;
   struct epoll_event events[kMaxEvents];
   for (;;) {
-    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, kTickMs);
+    const int n = libc::EpollWait(epoll_fd_, events, kMaxEvents, kTickMs);
     if (n < 0 && errno != EINTR) return;
     std::vector<std::pair<int, std::shared_ptr<KtlsSocket>>> ready;
     {
@@ -76,7 +144,7 @@ void Flusher::Run() {
       if (it == entries_.end() || it->second.socket != socket) continue;
       const bool expired = std::chrono::steady_clock::now() - it->second.since > kCloseDeadline;
       if (done || (expired && socket->AbandonIfClosing())) {
-        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        libc::EpollCtl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
         entries_.erase(it);
       } else {
         Arm(fd, /*add=*/false);

@@ -24,6 +24,10 @@ class Flusher {
   void Unwatch(int fd);
   // Sockets currently watched (for tests and statistics).
   size_t watched() const;
+  // Pushes every queue still pending, waiting at most `budget` for the kernel to take
+  // it; true when nothing is left. For process exit, when the background thread is
+  // about to vanish with the process and whatever it still holds would be lost.
+  bool Drain(std::chrono::milliseconds budget);
 
   // How long a closed socket's queue may take to drain before it is abandoned.
   static constexpr std::chrono::seconds kCloseDeadline{60};
@@ -32,6 +36,13 @@ class Flusher {
   Flusher();
   void Run();
   void Arm(int fd, bool add);
+  void StartIfNeeded();  // with mu_ held
+  // fork(2): the child gets a copy of the queues but not the thread. Queued records
+  // are the parent's to send (sending them twice would corrupt the stream), so the
+  // child forgets them and starts afresh on a private epoll instance.
+  static void PrepareFork();
+  static void ParentAfterFork();
+  static void ChildAfterFork();
 
   struct Entry {
     std::shared_ptr<KtlsSocket> socket;
@@ -41,7 +52,7 @@ class Flusher {
   int epoll_fd_ = -1;
   mutable std::mutex mu_;
   std::unordered_map<int, Entry> entries_;
-  std::thread thread_;
+  bool running_ = false;
 };
 
 }  // namespace ktls::socket
