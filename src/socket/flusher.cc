@@ -138,12 +138,24 @@ void Flusher::Run() {
       }
     }
     for (auto& [fd, socket] : ready) {
-      const bool done = socket->FlushFromBackground();
+      bool done = socket->FlushFromBackground();
+      if (!done) {
+        std::chrono::steady_clock::time_point since;
+        {
+          std::lock_guard lock(mu_);
+          auto it = entries_.find(fd);
+          if (it == entries_.end() || it->second.socket != socket) continue;
+          since = it->second.since;
+        }
+        // Outside our lock: abandoning takes the socket's TX lock, and writers take
+        // that one before ours (Watch), so holding both here could deadlock.
+        done = std::chrono::steady_clock::now() - since > kCloseDeadline &&
+               socket->AbandonIfClosing();
+      }
       std::lock_guard lock(mu_);
       auto it = entries_.find(fd);
       if (it == entries_.end() || it->second.socket != socket) continue;
-      const bool expired = std::chrono::steady_clock::now() - it->second.since > kCloseDeadline;
-      if (done || (expired && socket->AbandonIfClosing())) {
+      if (done) {
         libc::EpollCtl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
         entries_.erase(it);
       } else {
