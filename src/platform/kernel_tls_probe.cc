@@ -77,15 +77,18 @@ bool ConnectLoopback(Fd* client, Fd* server, std::string* error) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
   socklen_t addr_len = sizeof(addr);
-  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return fail("bind 127.0.0.1");
+  }
   if (listen(listener.get(), 1) != 0) return fail("listen");
-  if (getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0)
+  if (getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) {
     return fail("getsockname");
+  }
   Fd connector(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (connector.get() < 0) return fail("socket");
-  if (connect(connector.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+  if (connect(connector.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return fail("connect 127.0.0.1");
+  }
   Fd accepted(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (accepted.get() < 0) return fail("accept");
   *client = std::move(connector);

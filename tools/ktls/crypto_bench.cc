@@ -31,7 +31,7 @@ using crypto::TlsVersion;
 constexpr std::array<size_t, 2> kRecordLens = {1024, record::kMaxPlaintextLen};
 // Open cases seal a batch of this many bytes untimed, then open it timed: about
 // the size of L2, so opening reads warm records as a receive path would.
-constexpr size_t kOpenBatchBytes = 256 * 1024;
+constexpr size_t kOpenBatchBytes = size_t{256} * 1024;
 // Room for any suite's header and trailer around the largest payload.
 constexpr size_t kMaxOverhead = 128;
 
