@@ -250,6 +250,15 @@ int ktls_poll(struct pollfd* fds, nfds_t nfds, int timeout) {
           deadline - std::chrono::steady_clock::now());
       wait_ms = static_cast<int>(std::max<long long>(0, left.count()));
     }
+    // Linux: installing the RX key after a KeyUpdate makes records readable that the
+    // kernel socket no longer signals (they are already in our queue): look again soon.
+    constexpr int kRekeyRecheckMs = 10;
+    for (nfds_t i = 0; i < nfds && wait_ms != 0; ++i) {
+      if (sockets[i] && (fds[i].events & (POLLIN | POLLRDNORM)) != 0 &&
+          sockets[i]->rx_rekey_pending() && (wait_ms < 0 || wait_ms > kRekeyRecheckMs)) {
+        wait_ms = kRekeyRecheckMs;
+      }
+    }
     bool have_ready = false;
     for (nfds_t i = 0; i < nfds; ++i) have_ready = have_ready || fds[i].revents != 0;
     const int n = RealOs().Poll(kernel.data(), nfds, have_ready ? 0 : wait_ms);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "control/counter.h"
+#include "control/export/exporter.h"
 #include "control/knobs.h"
 
 namespace ktls::control {
@@ -166,6 +167,33 @@ std::vector<Binding> BuildTable() {
          "NIC send tag replacements abandoned because the session ended");
   t.Stat("kern.ipc.tls.ifnet.reset_failed", s.ifnet_reset_failed,
          "NIC send tag replacements that failed");
+
+  // Linux's /proc/net/tls_stat counters for sockets driven through the Linux kTLS ABI,
+  // under their /proc names so they grep the same (`ktls stat --linux` lists them).
+  const std::string linux_tls = "kern.ipc.tls.linux.";
+  const LinuxTlsCounters& l = s.linux_tls;
+  t.Stat(linux_tls + "TlsCurrTxSw", l.curr_tx_sw, "Linux ABI: TX sessions now in software");
+  t.Stat(linux_tls + "TlsCurrRxSw", l.curr_rx_sw, "Linux ABI: RX sessions now in software");
+  t.Stat(linux_tls + "TlsCurrTxDevice", l.curr_tx_device, "Linux ABI: TX sessions now on a device");
+  t.Stat(linux_tls + "TlsCurrRxDevice", l.curr_rx_device, "Linux ABI: RX sessions now on a device");
+  t.Stat(linux_tls + "TlsTxSw", l.tx_sw, "Linux ABI: TX software sessions installed");
+  t.Stat(linux_tls + "TlsRxSw", l.rx_sw, "Linux ABI: RX software sessions installed");
+  t.Stat(linux_tls + "TlsTxDevice", l.tx_device, "Linux ABI: TX device sessions installed");
+  t.Stat(linux_tls + "TlsRxDevice", l.rx_device, "Linux ABI: RX device sessions installed");
+  t.Stat(linux_tls + "TlsDecryptError", l.decrypt_error,
+         "Linux ABI: records that failed authentication");
+  t.Stat(linux_tls + "TlsRxDeviceResync", l.rx_device_resync,
+         "Linux ABI: RX resync requests sent to a device");
+  t.Stat(linux_tls + "TlsDecryptRetry", l.decrypt_retry,
+         "Linux ABI: records decrypted again after a TLS_RX_EXPECT_NO_PAD misprediction");
+  t.Stat(linux_tls + "TlsRxNoPadViolation", l.rx_no_pad_violation,
+         "Linux ABI: data records that were padded despite TLS_RX_EXPECT_NO_PAD");
+  t.Stat(linux_tls + "TlsRxRekeyOk", l.rx_rekey_ok, "Linux ABI: successful TLS_RX rekeys");
+  t.Stat(linux_tls + "TlsRxRekeyError", l.rx_rekey_error, "Linux ABI: failed TLS_RX rekeys");
+  t.Stat(linux_tls + "TlsTxRekeyOk", l.tx_rekey_ok, "Linux ABI: successful TLS_TX rekeys");
+  t.Stat(linux_tls + "TlsTxRekeyError", l.tx_rekey_error, "Linux ABI: failed TLS_TX rekeys");
+  t.Stat(linux_tls + "TlsRxRekeyReceived", l.rx_rekey_received,
+         "Linux ABI: KeyUpdate messages received");
   return t.Finish();
 }
 
@@ -243,6 +271,23 @@ std::string FormatValue(const Binding& b) {
           return std::to_string(field->value());
         } else {
           return std::to_string(field->load(std::memory_order_relaxed));
+        }
+      },
+      b.field);
+}
+
+// The current value as a number, int knobs sign-extended.
+uint64_t RawValue(const Binding& b) {
+  return std::visit(
+      [](auto* field) -> uint64_t {
+        using T = std::remove_cvref_t<decltype(*field)>;
+        if constexpr (std::is_same_v<T, std::atomic<bool>>) {
+          return field->load(std::memory_order_relaxed) ? 1 : 0;
+        } else if constexpr (std::is_same_v<T, Counter>) {
+          return field->value();
+        } else {
+          return static_cast<uint64_t>(
+              static_cast<int64_t>(field->load(std::memory_order_relaxed)));
         }
       },
       b.field);
@@ -432,6 +477,8 @@ int SysctlByName(const char* name, void* oldp, size_t* oldlenp, const void* newp
   if (name == nullptr) return Fail(EFAULT);
   if (*name == '\0') return Fail(EINVAL);
   GetKnobs();  // start-up configuration first, so a run-time write is not overridden
+  // A process that uses its knobs shows them to `ktls sysctl`.
+  shm::EnsureExporting();
   const Binding* b = Find(name);
   if (b == nullptr) return Fail(IsNode(name) ? EISDIR : ENOENT);
   if (newp != nullptr && !Writable(b->entry.access, /*boot=*/false)) return Fail(EPERM);
@@ -460,8 +507,14 @@ int SysctlByName(const char* name, void* oldp, size_t* oldlenp, const void* newp
   return 0;
 }
 
+void ReadAllValues(std::span<uint64_t> out) {
+  const std::vector<Binding>& table = Table();
+  for (size_t i = 0; i < table.size() && i < out.size(); ++i) out[i] = RawValue(table[i]);
+}
+
 bool ReadAsText(std::string_view name, std::string* out) {
   GetKnobs();
+  shm::EnsureExporting();
   const Binding* b = Find(name);
   if (b == nullptr) return false;
   *out = FormatValue(*b);
@@ -470,7 +523,10 @@ bool ReadAsText(std::string_view name, std::string* out) {
 
 int WriteFromText(std::string_view name, std::string_view value, bool boot) {
   // At boot we may be inside GetKnobs()'s own initialisation (LoadStartupConfig).
-  if (!boot) GetKnobs();
+  if (!boot) {
+    GetKnobs();
+    shm::EnsureExporting();
+  }
   const Binding* b = Find(name);
   if (b == nullptr) return IsNode(name) ? EISDIR : ENOENT;
   if (!Writable(b->entry.access, boot)) return EPERM;

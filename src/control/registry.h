@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,11 @@ const std::vector<Entry>& AllEntries();
 // EINVAL bad new length or value out of range, EPERM writing a read-only or tunable
 // entry, EFAULT a NULL name. Reading and writing in one call returns the old value.
 int SysctlByName(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
+
+// Every entry's current value in AllEntries() order, as a number (int knobs
+// sign-extended); `out` must have room for all of them. For the shared-memory exporter
+// (export/exporter.h): unlike the calls around it, it does not start the export.
+void ReadAllValues(std::span<uint64_t> out);
 
 // Text form used by the CLI, env and config file: "1", "16384".
 bool ReadAsText(std::string_view name, std::string* out);

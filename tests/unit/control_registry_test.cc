@@ -215,6 +215,23 @@ std::vector<std::pair<std::string, Counter*>> ExpectedCounters() {
       {"kern.ipc.tls.ifnet.reset", &s.ifnet_reset},
       {"kern.ipc.tls.ifnet.reset_dropped", &s.ifnet_reset_dropped},
       {"kern.ipc.tls.ifnet.reset_failed", &s.ifnet_reset_failed},
+      {"kern.ipc.tls.linux.TlsCurrTxSw", &s.linux_tls.curr_tx_sw},
+      {"kern.ipc.tls.linux.TlsCurrRxSw", &s.linux_tls.curr_rx_sw},
+      {"kern.ipc.tls.linux.TlsCurrTxDevice", &s.linux_tls.curr_tx_device},
+      {"kern.ipc.tls.linux.TlsCurrRxDevice", &s.linux_tls.curr_rx_device},
+      {"kern.ipc.tls.linux.TlsTxSw", &s.linux_tls.tx_sw},
+      {"kern.ipc.tls.linux.TlsRxSw", &s.linux_tls.rx_sw},
+      {"kern.ipc.tls.linux.TlsTxDevice", &s.linux_tls.tx_device},
+      {"kern.ipc.tls.linux.TlsRxDevice", &s.linux_tls.rx_device},
+      {"kern.ipc.tls.linux.TlsDecryptError", &s.linux_tls.decrypt_error},
+      {"kern.ipc.tls.linux.TlsRxDeviceResync", &s.linux_tls.rx_device_resync},
+      {"kern.ipc.tls.linux.TlsDecryptRetry", &s.linux_tls.decrypt_retry},
+      {"kern.ipc.tls.linux.TlsRxNoPadViolation", &s.linux_tls.rx_no_pad_violation},
+      {"kern.ipc.tls.linux.TlsRxRekeyOk", &s.linux_tls.rx_rekey_ok},
+      {"kern.ipc.tls.linux.TlsRxRekeyError", &s.linux_tls.rx_rekey_error},
+      {"kern.ipc.tls.linux.TlsTxRekeyOk", &s.linux_tls.tx_rekey_ok},
+      {"kern.ipc.tls.linux.TlsTxRekeyError", &s.linux_tls.tx_rekey_error},
+      {"kern.ipc.tls.linux.TlsRxRekeyReceived", &s.linux_tls.rx_rekey_received},
   };
 }
 

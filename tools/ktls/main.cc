@@ -9,11 +9,17 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   ktls::tool::RegisterProbeCommand(app);
+  ktls::tool::RegisterRunCommand(app);
+  ktls::tool::RegisterServeCommand(app);
+  ktls::tool::RegisterSysctlCommand(app);
+  ktls::tool::RegisterStatCommand(app);
+  ktls::tool::RegisterIfconfigCommand(app);
 
   CLI::App* bench = app.add_subcommand("bench", "Measure throughput");
   bench->require_subcommand(1);
   ktls::tool::RegisterBenchCryptoCommand(*bench);
 
-  CLI11_PARSE(app, argc, argv);
+  const int parsed_argc = ktls::tool::SetAsideRunArguments(argc, argv);
+  CLI11_PARSE(app, parsed_argc, argv);
   return 0;
 }

@@ -12,12 +12,15 @@
 #include <vector>
 
 #include "base/errno_name.h"
+#include "control/export/exporter.h"
 #include "crypto/backend_choice.h"
 #include "crypto/library_info.h"
 #include "crypto/suite.h"
 #include "platform/kernel_tls_probe.h"
 #include "tools/ktls/commands.h"
 #include "tools/ktls/json_writer.h"
+#include "tools/ktls/offload_explanation.h"
+#include "tools/ktls/process_exports.h"
 #include "tools/ktls/text_table.h"
 
 namespace ktls::tool {
@@ -43,6 +46,15 @@ struct HostFacts {
   std::string openssl_version;
   bool openssl_ktls = false;
   platform::KernelTlsProbe kernel;
+  KnobState knobs;  // what a new process starts with (start-up configuration)
+  // Live processes using ktls whose knobs differ from `knobs`.
+  struct ProcessKnobs {
+    int pid;
+    std::string comm;
+    KnobState knobs;
+  };
+  std::vector<ProcessKnobs> differing;
+  size_t live_processes = 0;
 };
 
 // ChooseBackend honours KTLS_CRYPTO. To show what the override changes we also ask
@@ -73,6 +85,17 @@ HostFacts GatherFacts() {
   facts.openssl_version = crypto::OpenSslVersion();
   facts.openssl_ktls = crypto::OpenSslBuiltWithKtls();
   facts.kernel = platform::ProbeKernelTls();
+  facts.knobs = StartupKnobState();
+  const control::shm::ProcessScan scan = control::shm::FindExportingProcesses(false);
+  for (int pid : scan.pids) {
+    Result<control::shm::ProcessExport> process = control::shm::ReadExport(pid);
+    if (!process.ok()) continue;
+    ++facts.live_processes;
+    const std::optional<KnobState> knobs = KnobStateOf(process.value());
+    if (knobs && !(*knobs == facts.knobs)) {
+      facts.differing.push_back({pid, process->comm, *knobs});
+    }
+  }
   return facts;
 }
 
@@ -147,6 +170,21 @@ void PrintHuman(const HostFacts& facts) {
   lines.emplace_back("/proc/net/tls_stat",
                      k.tls_stat_present ? "present" : "absent (tls.ko not loaded)");
   lines.emplace_back("kernel TLS ULP", k.explanation);
+  // Per knob: what enabling offload does now, and why.
+  for (auto& [name, text] : DescribeKnobs(facts.knobs)) lines.emplace_back(name, text);
+  const OffloadExplanation offload = ExplainOffload(facts.knobs, k);
+  lines.emplace_back("offload TX", offload.tx.state + ": " + offload.tx.reason);
+  lines.emplace_back("offload RX", offload.rx.state + ": " + offload.rx.reason);
+  lines.emplace_back("offload AES-CBC", offload.cbc.state + ": " + offload.cbc.reason);
+  lines.emplace_back("processes using ktls",
+                     std::to_string(facts.live_processes) +
+                         (facts.differing.empty() ? "" : " (knobs differ below; `ktls sysctl`)"));
+  for (const HostFacts::ProcessKnobs& p : facts.differing) {
+    const OffloadExplanation theirs = ExplainOffload(p.knobs, k);
+    lines.emplace_back("pid " + std::to_string(p.pid) + " (" + p.comm + ")",
+                       KnobSummary(p.knobs) + ": TX " + theirs.tx.state + ", RX " +
+                           theirs.rx.state + ", AES-CBC " + theirs.cbc.state);
+  }
   PrintKeyValues(std::cout, lines);
 }
 
@@ -205,6 +243,32 @@ void PrintJson(const HostFacts& facts) {
   json.Key("autoloaded").Bool(k.autoloaded);
   json.Key("explanation").String(k.explanation);
   json.EndObject();
+  auto json_offload = [&json](const KnobState& knobs, const platform::KernelTlsProbe& kernel) {
+    json.Key("knobs").BeginObject();
+    for (auto& [name, text] : DescribeKnobs(knobs)) json.Key(name).String(text);
+    json.EndObject();
+    const OffloadExplanation offload = ExplainOffload(knobs, kernel);
+    for (const auto& [key, verdict] :
+         {std::pair{"tx", &offload.tx}, {"rx", &offload.rx}, {"cbc", &offload.cbc}}) {
+      json.Key(key).BeginObject();
+      json.Key("state").String(verdict->state);
+      json.Key("reason").String(verdict->reason);
+      json.EndObject();
+    }
+  };
+  json.Key("offload").BeginObject();
+  json_offload(facts.knobs, k);
+  json.Key("live_processes").Integer(static_cast<int64_t>(facts.live_processes));
+  json.Key("differing_processes").BeginArray();
+  for (const HostFacts::ProcessKnobs& p : facts.differing) {
+    json.BeginObject();
+    json.Key("pid").Integer(p.pid);
+    json.Key("comm").String(p.comm);
+    json_offload(p.knobs, k);
+    json.EndObject();
+  }
+  json.EndArray();
+  json.EndObject();
   json.EndObject();
 }
 
@@ -216,6 +280,7 @@ void RegisterProbeCommand(CLI::App& app) {
       "probe", "Explain this host: CPU crypto features, backends, OpenSSL, kernel TLS");
   probe->add_flag("--json", *json, "Print one JSON object instead of text");
   probe->callback([json] {
+    control::shm::DisableExport();  // reading knobs here must not export this process
     const HostFacts facts = GatherFacts();
     if (*json) {
       PrintJson(facts);
