@@ -17,9 +17,12 @@ build: deps
 	@cmake --preset $(PRESET) >/dev/null
 	@cmake --build --preset $(PRESET)
 
+# Ends with the HTTPS demo server in the foreground: it prints a curl command to try and
+# stops on Ctrl-C with a summary of what ktls sealed and opened.
 run: build
 	$(KTLS) probe
 	$(KTLS) bench crypto --quick
+	$(KTLS) serve
 
 # Every test tier that exists (unit, interop, conformance, socket with 1 GiB per suite,
 # Linux ABI, OpenSSL bridge, interposer, server, kernel kTLS in a VM), then a short fuzz run.
