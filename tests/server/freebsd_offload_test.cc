@@ -84,8 +84,10 @@ class FreeBsdOffloadTest : public ::testing::TestWithParam<int> {
     msg.msg_controllen = sizeof(control);
     const ssize_t n = ktls_recvmsg(pair_.server, &msg, 0);
     if (n < 0) return "<errno " + std::to_string(errno) + ">";
+    const struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    if (cmsg == nullptr) return "<no record type>";
     struct tls_get_record info = {};
-    std::memcpy(&info, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(info));
+    std::memcpy(&info, CMSG_DATA(cmsg), sizeof(info));
     *type = info.tls_type;
     return std::string(buffer, static_cast<size_t>(n));
   }

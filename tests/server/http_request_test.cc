@@ -9,8 +9,6 @@
 namespace ktls::server {
 namespace {
 
-using std::literals::string_view_literals::operator""sv;
-
 ParseResult Parse(std::string_view text, RequestLimits limits = {}) {
   return ParseRequest(text, limits);
 }
@@ -111,7 +109,8 @@ TEST(HttpRequestTest, RefusesMalformedFields) {
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400);            // space before colon
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"), 400);  // obs-fold
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n"), 400);
-  EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: a\r\nX: a\0z\r\n\r\n"sv), 400);
+  constexpr char kNul[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0z\r\n\r\n";
+  EXPECT_EQ(ErrorOf(std::string_view(kNul, sizeof(kNul) - 1)), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: a\r\nX: a\rz\r\n\r\n"), 400);
   EXPECT_EQ(ErrorOf("GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n"), 400);
 }

@@ -26,7 +26,7 @@ class RequestHandlerTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
     std::ofstream(dir_ + "/file.txt") << std::string(1000, 'x');
-    std::ofstream(dir_ + "/empty.bin");
+    { std::ofstream empty(dir_ + "/empty.bin"); }
     const struct timeval times[2] = {{kModified, 0}, {kModified, 0}};
     ASSERT_EQ(utimes((dir_ + "/file.txt").c_str(), times), 0);
     Result<DocumentRoot> root = DocumentRoot::Open(dir_);
