@@ -36,7 +36,7 @@ unit: build
 
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz
+	@cmake --build --preset fuzz --target fuzzers
 	@scripts/run-fuzzers.sh build/fuzz $(FUZZ_SECONDS)
 
 asan: deps
