@@ -62,14 +62,15 @@ int ReadFeatureBits(int fd, const std::string& interface, FeatureBits* bits) {
   bits->count = info->data[0];
 
   std::vector<uint32_t> strings_buffer(
-      (sizeof(struct ethtool_gstrings) + bits->count * ETH_GSTRING_LEN) / sizeof(uint32_t) + 1);
+      (sizeof(struct ethtool_gstrings) + size_t{bits->count} * ETH_GSTRING_LEN) / sizeof(uint32_t) +
+      1);
   auto* strings = reinterpret_cast<struct ethtool_gstrings*>(strings_buffer.data());
   strings->cmd = ETHTOOL_GSTRINGS;
   strings->string_set = ETH_SS_FEATURES;
   strings->len = bits->count;
   if (const int error = Ethtool(fd, interface, strings); error != 0) return error;
   for (unsigned i = 0; i < strings->len && i < bits->count; ++i) {
-    const char* name = reinterpret_cast<const char*>(strings->data) + i * ETH_GSTRING_LEN;
+    const char* name = reinterpret_cast<const char*>(strings->data) + size_t{i} * ETH_GSTRING_LEN;
     const std::string feature(name, strnlen(name, ETH_GSTRING_LEN));
     if (feature == LinuxFeatureName(NicTlsFeature::kTx)) bits->tx = i;
     if (feature == LinuxFeatureName(NicTlsFeature::kRx)) bits->rx = i;

@@ -148,6 +148,7 @@ std::vector<int> EmulatedInRange(unsigned int first, unsigned int last) {
 std::vector<std::shared_ptr<KtlsSocket>> LiveSockets() {
   std::vector<std::shared_ptr<KtlsSocket>> sockets;
   std::lock_guard lock(g_mu);
+  sockets.reserve(g_connections.size());
   for (const auto& [key, connection] : g_connections) sockets.push_back(connection.socket);
   return sockets;
 }

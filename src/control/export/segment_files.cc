@@ -158,9 +158,9 @@ uint64_t RealtimeNs() {
 }
 
 void CopyToField(char* field, size_t field_len, const std::string& text) {
-  const size_t n = std::min(text.size(), field_len - 1);
-  std::memcpy(field, text.data(), n);
-  std::memset(field + n, 0, field_len - n);
+  // Zero-filled first, so the copied prefix is always terminated.
+  std::memset(field, 0, field_len);
+  text.copy(field, std::min(text.size(), field_len - 1));
 }
 
 std::string FieldText(const char* field, size_t field_len) {
