@@ -23,7 +23,7 @@ std::string FindInPath(const std::string& command) {
   std::istringstream dirs(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin");
   std::string dir;
   while (std::getline(dirs, dir, ':')) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
     struct stat st = {};
     if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
         access(candidate.c_str(), X_OK) == 0) {

@@ -74,8 +74,9 @@ std::string StateText(const FeatureState& state) {
   if (!state.known) return "unknown to this kernel";
   std::string text = state.active ? "on" : "off";
   if (state.fixed()) text += " [fixed]";
-  if (state.requested != state.active)
+  if (state.requested != state.active) {
     text += state.requested ? " (requested on)" : " (requested off)";
+  }
   return text;
 }
 
@@ -167,8 +168,10 @@ std::optional<Toggle> ParseToggle(const std::string& word) {
 
 void Show(const std::vector<std::string>& interfaces, bool json_output) {
   std::vector<std::pair<std::string, Result<InterfaceTlsFeatures>>> results;
-  for (const std::string& name : interfaces)
+  results.reserve(interfaces.size());
+  for (const std::string& name : interfaces) {
     results.emplace_back(name, platform::QueryTlsFeatures(name));
+  }
   bool failed = false;
   if (json_output) {
     JsonWriter json(std::cout);

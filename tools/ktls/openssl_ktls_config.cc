@@ -136,7 +136,7 @@ std::string WriteOpensslKtlsConfig(const OpensslKtlsConfig& config, std::string*
   char name[64];
   std::snprintf(name, sizeof(name), "/openssl-ktls-%016llx.cnf",
                 static_cast<unsigned long long>(Fnv1a(config.text)));
-  const std::string path = dir + name;
+  std::string path = dir + name;
   // Write beside it and rename: concurrent runs never see a half-written file.
   const std::string temporary = path + "." + std::to_string(getpid());
   {
