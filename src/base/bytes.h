@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace ktls {
 
@@ -20,6 +21,20 @@ inline size_t TotalSize(std::span<const MutableBytes> segments) {
   size_t total = 0;
   for (MutableBytes segment : segments) total += segment.size();
   return total;
+}
+
+// The segments of `data` after its first `skip` bytes (for resuming a partial send).
+inline std::vector<ConstBytes> SkipBytes(std::span<const ConstBytes> data, size_t skip) {
+  std::vector<ConstBytes> rest;
+  for (ConstBytes segment : data) {
+    if (skip >= segment.size()) {
+      skip -= segment.size();
+      continue;
+    }
+    rest.push_back(segment.subspan(skip));
+    skip = 0;
+  }
+  return rest;
 }
 
 inline void StoreBe16(uint8_t* out, uint16_t value) {

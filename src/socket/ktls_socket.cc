@@ -24,20 +24,6 @@
 namespace ktls::socket {
 namespace {
 
-// The segments of `data` after its first `skip` bytes.
-std::vector<ConstBytes> Remaining(std::span<const ConstBytes> data, size_t skip) {
-  std::vector<ConstBytes> rest;
-  for (ConstBytes segment : data) {
-    if (skip >= segment.size()) {
-      skip -= segment.size();
-      continue;
-    }
-    rest.push_back(segment.subspan(skip));
-    skip = 0;
-  }
-  return rest;
-}
-
 // A failed send on a broken connection raises SIGPIPE on the calling thread, as the
 // kernel does, unless the caller said MSG_NOSIGNAL.
 ssize_t SendError(int error, int flags) {
@@ -249,14 +235,14 @@ ssize_t KtlsSocket::Send(std::span<const ConstBytes> data, std::optional<uint8_t
     if (tx_mode_ == Mode::kIfnet) {
       // The kernel seals from here on (also when the switch came while this call
       // waited): it gets the rest as plaintext and does its own blocking.
-      const std::vector<ConstBytes> rest = Remaining(data, accepted);
+      const std::vector<ConstBytes> rest = SkipBytes(data, accepted);
       const int fd = fd_;
       lock.unlock();
       const ssize_t n = KernelSend(os_, fd, rest, record_type, flags);
       if (n < 0) return accepted > 0 ? static_cast<ssize_t>(accepted) : n;
       return static_cast<ssize_t>(accepted) + n;
     }
-    const std::vector<ConstBytes> rest = Remaining(data, accepted);
+    const std::vector<ConstBytes> rest = SkipBytes(data, accepted);
     const TxResult result = tx_->Write(rest, type, atomic, send_flags);
     accepted += result.accepted;
     if (tx_->has_pending()) Watch();

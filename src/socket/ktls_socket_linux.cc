@@ -30,19 +30,6 @@ constexpr int kAllowedSendFlags =
     MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL | MSG_EOR | MSG_CMSG_CLOEXEC;
 constexpr size_t kMinPayloadLimit = 64;  // RFC 8449's smallest record_size_limit
 
-std::vector<ConstBytes> Skip(std::span<const ConstBytes> data, size_t skip) {
-  std::vector<ConstBytes> rest;
-  for (ConstBytes segment : data) {
-    if (skip >= segment.size()) {
-      skip -= segment.size();
-      continue;
-    }
-    rest.push_back(segment.subspan(skip));
-    skip = 0;
-  }
-  return rest;
-}
-
 int ReadInt(const void* optval, socklen_t optlen, int* value) {
   if (optval == nullptr || optlen < sizeof(int)) return EINVAL;
   std::memcpy(value, optval, sizeof(int));
@@ -279,7 +266,7 @@ ssize_t KtlsSocket::SendLinux(std::span<const ConstBytes> data,
   const int send_flags = flags & MSG_NOSIGNAL;
   size_t accepted = 0;
   for (;;) {
-    const std::vector<ConstBytes> rest = Skip(data, accepted);
+    const std::vector<ConstBytes> rest = SkipBytes(data, accepted);
     const TxResult result = tx_->WriteLinux(rest, type, more, send_flags);
     accepted += result.accepted;
     if (tx_->has_pending()) Watch();
