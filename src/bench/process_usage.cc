@@ -87,7 +87,9 @@ std::vector<pid_t> Descendants(const std::map<pid_t, StatLine>& processes, pid_t
 
 }  // namespace
 
-std::vector<pid_t> DescendantsOf(pid_t root) { return Descendants(AllProcesses(), root); }
+std::vector<pid_t> DescendantsOf(pid_t root) {
+  return Descendants(AllProcesses(), root);
+}
 
 ProcessUsage SampleProcessTree(pid_t root) {
   std::map<pid_t, StatLine> processes = AllProcesses();

@@ -11,8 +11,8 @@
 namespace ktls::bench {
 
 struct ProcessUsage {
-  double cpu_seconds = 0;  // user + system time of the processes alive at the sample
-  uint64_t rss_bytes = 0;  // resident set (VmRSS) summed over them
+  double cpu_seconds = 0;       // user + system time of the processes alive at the sample
+  uint64_t rss_bytes = 0;       // resident set (VmRSS) summed over them
   uint64_t peak_rss_bytes = 0;  // high-water marks (VmHWM) summed over them
   int processes = 0;
 };
