@@ -33,7 +33,7 @@ struct Config {
   std::chrono::milliseconds exit_flush_budget{10000};
 };
 
-// Read once, on first use.
+// Read once: at load time (lifecycle.cc), before the program can change its environment.
 const Config& GetConfig();
 
 }  // namespace ktls::preload

@@ -38,6 +38,13 @@ __attribute__((constructor)) void InstallForkHandlers() {
   pthread_atfork(&PrepareFork, &ParentAfterFork, &ChildAfterFork);
 }
 
+// KTLS_PRELOAD_* and KTLS_STATS_FILE come from the environment the program was started
+// with: some programs replace theirs before their first TLS socket (nginx's worker
+// processes keep only TZ and the variables named by `env` directives).
+__attribute__((constructor)) void ReadConfigAtLoad() {
+  GetConfig();
+}
+
 // Runs after the application's atexit handlers (which may still write, a TLS
 // close_notify for one), while the process can still send.
 __attribute__((destructor)) void AtExit() {
