@@ -4,7 +4,8 @@
 //
 // Nothing is created until the process first offloads a socket or touches a knob
 // (sysctlbyname); then one small thread refreshes the snapshot every 200 ms and
-// whenever a socket is offloaded or closed. The segments are removed at exit; the
+// when a socket is offloaded or closed (or a knob write is posted), but never more
+// often than every kMinRefreshGapMs. The segments are removed at exit; the
 // tool removes those of processes that died without exiting. KTLS_EXPORT=0 turns all
 // of this off.
 #pragma once
@@ -40,5 +41,7 @@ std::string ExportedSnapshotPath();
 
 // How often the snapshot is refreshed when nothing asks for it sooner.
 inline constexpr int kRefreshIntervalMs = 200;
+// The least time between two refreshes, however often sockets come and go.
+inline constexpr int kMinRefreshGapMs = 50;
 
 }  // namespace ktls::control::shm
