@@ -1,14 +1,16 @@
 // A FIFO of bytes in one contiguous buffer: sealed records wait here until the kernel
 // takes them, received ciphertext waits here until a whole record is present.
 // Appending reserves space at the tail; consuming advances the head; the buffer
-// compacts lazily so the common case never moves data.
+// compacts lazily so the common case never moves data. The storage is not zeroed: only
+// committed bytes are ever read, and zeroing would touch (make resident) every page of
+// a receive buffer that mostly holds a request of a few hundred bytes.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 #include "base/bytes.h"
 
@@ -18,14 +20,14 @@ class ByteQueue {
  public:
   size_t size() const { return tail_ - head_; }
   bool empty() const { return head_ == tail_; }
-  const uint8_t* data() const { return buffer_.data() + head_; }
-  uint8_t* data() { return buffer_.data() + head_; }
+  const uint8_t* data() const { return buffer_.get() + head_; }
+  uint8_t* data() { return buffer_.get() + head_; }
   ConstBytes view() const { return {data(), size()}; }
 
   // Returns `len` writable bytes at the tail; they count once Commit()ed.
   MutableBytes Reserve(size_t len) {
-    if (buffer_.size() - tail_ < len) MakeRoom(len);
-    return {buffer_.data() + tail_, len};
+    if (capacity_ - tail_ < len) MakeRoom(len);
+    return {buffer_.get() + tail_, len};
   }
   void Commit(size_t len) { tail_ += len; }
 
@@ -43,27 +45,31 @@ class ByteQueue {
   void Clear() { head_ = tail_ = 0; }
   // Drops memory beyond `keep` bytes of capacity when idle.
   void ShrinkIfIdle(size_t keep) {
-    if (empty() && buffer_.size() > keep) {
-      buffer_.resize(keep);
-      buffer_.shrink_to_fit();
+    if (empty() && capacity_ > keep) {
+      buffer_ = keep > 0 ? std::make_unique_for_overwrite<uint8_t[]>(keep) : nullptr;
+      capacity_ = keep;
+      head_ = tail_ = 0;
     }
   }
 
  private:
   void MakeRoom(size_t len) {
     const size_t live = size();
-    if (buffer_.size() - live >= len) {
-      std::memmove(buffer_.data(), buffer_.data() + head_, live);
+    if (capacity_ - live >= len) {
+      if (live > 0) std::memmove(buffer_.get(), buffer_.get() + head_, live);
     } else {
-      std::vector<uint8_t> bigger(std::max(buffer_.size() * 2, live + len));
-      if (live > 0) std::memcpy(bigger.data(), buffer_.data() + head_, live);
-      buffer_.swap(bigger);
+      const size_t capacity = std::max(capacity_ * 2, live + len);
+      auto bigger = std::make_unique_for_overwrite<uint8_t[]>(capacity);
+      if (live > 0) std::memcpy(bigger.get(), buffer_.get() + head_, live);
+      buffer_ = std::move(bigger);
+      capacity_ = capacity;
     }
     head_ = 0;
     tail_ = live;
   }
 
-  std::vector<uint8_t> buffer_;
+  std::unique_ptr<uint8_t[]> buffer_;
+  size_t capacity_ = 0;
   size_t head_ = 0;
   size_t tail_ = 0;
 };
