@@ -14,6 +14,9 @@ void RegisterProbeCommand(CLI::App& app);
 // ktls bench crypto: record engine throughput against the raw crypto libraries.
 void RegisterBenchCryptoCommand(CLI::App& bench);
 
+// ktls bench serve: HTTPS file serving end to end, ktls vs nginx and the plaintext ceiling.
+void RegisterBenchServeCommand(CLI::App& bench);
+
 // ktls run: a program with the LD_PRELOAD interposer and OpenSSL's kTLS switched on.
 void RegisterRunCommand(CLI::App& app);
 // The program's arguments must reach it unparsed (`ktls run -- prog -v --x`): sets

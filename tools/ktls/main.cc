@@ -23,6 +23,7 @@ int RunTool(int argc, char** argv) {
   CLI::App* bench = app.add_subcommand("bench", "Measure throughput");
   bench->require_subcommand(1);
   ktls::tool::RegisterBenchCryptoCommand(*bench);
+  ktls::tool::RegisterBenchServeCommand(*bench);
 
   const int parsed_argc = ktls::tool::SetAsideRunArguments(argc, argv);
   CLI11_PARSE(app, parsed_argc, argv);
