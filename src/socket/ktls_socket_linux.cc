@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "control/knobs.h"
@@ -38,8 +39,12 @@ int ReadInt(const void* optval, socklen_t optlen, int* value) {
 
 }  // namespace
 
-bool KtlsSocket::ulp_attached() const { return ulp_attached_.load(); }
-Abi KtlsSocket::abi() const { return abi_.load(); }
+bool KtlsSocket::ulp_attached() const {
+  return ulp_attached_.load();
+}
+Abi KtlsSocket::abi() const {
+  return abi_.load();
+}
 
 int KtlsSocket::AttachUlp() {
   int protocol = 0;
@@ -238,8 +243,8 @@ int KtlsSocket::LinuxGetsockopt(int optname, void* optval, socklen_t* optlen) {
   }
 }
 
-ssize_t KtlsSocket::SendLinux(std::span<const ConstBytes> data,
-                              std::optional<uint8_t> record_type, int flags) {
+ssize_t KtlsSocket::SendLinux(std::span<const ConstBytes> data, std::optional<uint8_t> record_type,
+                              int flags) {
   if ((flags & ~kAllowedSendFlags) != 0) return -EOPNOTSUPP;
   const bool more = (flags & MSG_MORE) != 0;
   if (more && (flags & MSG_EOR) != 0) return -EINVAL;
@@ -300,14 +305,20 @@ ssize_t KtlsSocket::ReceiveLinux(struct msghdr* msg, int flags) {
     return n < 0 ? -errno : n;
   }
   lock.unlock();
-  const bool nonblocking = (flags & MSG_DONTWAIT) != 0 || IsNonBlocking();
+  // The descriptor's blocking mode, SO_RCVTIMEO and SO_RCVLOWAT cost a system call each
+  // and matter only when this read has to wait or decide how much is enough; a reader
+  // that finds records ready (OpenSSL reads one record per call) never asks.
+  std::optional<bool> nonblocking_known;
+  auto nonblocking = [&] {
+    if (!nonblocking_known) nonblocking_known = (flags & MSG_DONTWAIT) != 0 || IsNonBlocking();
+    return *nonblocking_known;
+  };
   // Readers take turns, as in Linux, waiting for their turn no longer than a read would
   // wait for data. A reader asleep in poll(2) on the kernel socket is then never
   // robbed: nobody else can move the kernel's bytes into our queue meanwhile.
-  std::unique_lock reader(rx_reader_mu_, std::defer_lock);
-  if (nonblocking) {
-    if (!reader.try_lock()) return -EAGAIN;
-  } else {
+  std::unique_lock reader(rx_reader_mu_, std::try_to_lock);
+  if (!reader.owns_lock()) {
+    if (nonblocking()) return -EAGAIN;
     struct timeval tv = {};
     socklen_t tv_len = sizeof(tv);
     if (os_.Getsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, &tv_len) == 0 &&
@@ -329,16 +340,21 @@ ssize_t KtlsSocket::ReceiveLinux(struct msghdr* msg, int flags) {
   const bool control_room = msg->msg_control != nullptr && msg->msg_controllen >= CMSG_LEN(1);
   const bool peek = (flags & MSG_PEEK) != 0;
   // How much a blocking read waits for: everything with MSG_WAITALL, else SO_RCVLOWAT.
-  size_t target = 1;
-  if ((flags & MSG_WAITALL) != 0) {
-    target = capacity;
-  } else {
-    int lowat = 1;
-    socklen_t len = sizeof(lowat);
-    if (os_.Getsockopt(fd_, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len) == 0 && lowat > 1) {
-      target = std::min(capacity, static_cast<size_t>(lowat));
+  std::optional<size_t> target_known;
+  auto target = [&] {
+    if (target_known) return *target_known;
+    target_known = 1;
+    if ((flags & MSG_WAITALL) != 0) {
+      target_known = capacity;
+    } else {
+      int lowat = 1;
+      socklen_t len = sizeof(lowat);
+      if (os_.Getsockopt(fd_, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len) == 0 && lowat > 1) {
+        target_known = std::min(capacity, static_cast<size_t>(lowat));
+      }
     }
-  }
+    return *target_known;
+  };
 
   size_t copied = 0;
   bool have_info = false;
@@ -373,12 +389,12 @@ ssize_t KtlsSocket::ReceiveLinux(struct msghdr* msg, int flags) {
       copied += static_cast<size_t>(delivery.result);
       end_of_record = delivery.end_of_record;
       const bool more_wanted = first_type == record::kApplicationData && !delivery.stopped &&
-                               copied < target && copied < capacity;
+                               copied < capacity && copied < target();
       if (!more_wanted || delivery.result == 0) break;
       if (!peek) continue;  // a later record may already be waiting
       // A peek always starts at the head of the queue; like tls_sw_recvmsg it still
       // waits for its target: wait for more records, then peek again from the start.
-      if (nonblocking) break;
+      if (nonblocking()) break;
       lock.unlock();
       const int waited = WaitFor(POLLIN, SO_RCVTIMEO);
       lock.lock();
@@ -389,7 +405,7 @@ ssize_t KtlsSocket::ReceiveLinux(struct msghdr* msg, int flags) {
       first_type = 0;
       continue;
     }
-    const bool wait = delivery.result == -EAGAIN && !nonblocking && copied < target;
+    const bool wait = delivery.result == -EAGAIN && !nonblocking() && copied < target();
     if (!wait) {
       if (copied > 0) break;
       return delivery.result;
