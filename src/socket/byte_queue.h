@@ -31,6 +31,12 @@ class ByteQueue {
   }
   void Commit(size_t len) { tail_ += len; }
 
+  // Makes room for `len` more bytes in one step, sized exactly: a burst of known size
+  // (a file response) then does not double the buffer past what it needs.
+  void Prepare(size_t len) {
+    if (capacity_ - size() < len) Grow(size() + len);
+  }
+
   void Append(ConstBytes bytes) {
     MutableBytes space = Reserve(bytes.size());
     if (!bytes.empty()) std::memcpy(space.data(), bytes.data(), bytes.size());
@@ -57,13 +63,20 @@ class ByteQueue {
     const size_t live = size();
     if (capacity_ - live >= len) {
       if (live > 0) std::memmove(buffer_.get(), buffer_.get() + head_, live);
+      head_ = 0;
+      tail_ = live;
     } else {
-      const size_t capacity = std::max(capacity_ * 2, live + len);
-      auto bigger = std::make_unique_for_overwrite<uint8_t[]>(capacity);
-      if (live > 0) std::memcpy(bigger.get(), buffer_.get() + head_, live);
-      buffer_ = std::move(bigger);
-      capacity_ = capacity;
+      Grow(std::max(capacity_ * 2, live + len));
     }
+  }
+
+  // Moves the live bytes to the front of a new buffer of `capacity` bytes.
+  void Grow(size_t capacity) {
+    const size_t live = size();
+    auto bigger = std::make_unique_for_overwrite<uint8_t[]>(capacity);
+    if (live > 0) std::memcpy(bigger.get(), buffer_.get() + head_, live);
+    buffer_ = std::move(bigger);
+    capacity_ = capacity;
     head_ = 0;
     tail_ = live;
   }

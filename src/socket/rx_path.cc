@@ -91,6 +91,9 @@ void RxPath::Pump() {
     PushEnd();
     break;
   }
+  // No partial record waiting: the read buffer goes back until the next read, so an idle
+  // connection (a server's usual one) holds no receive memory.
+  if (ciphertext_.empty()) ciphertext_.ShrinkIfIdle(0);
 }
 
 void RxPath::OpenRecords() {

@@ -201,6 +201,12 @@ TxResult TxPath::SendFile(int in_fd, off_t offset, size_t count, int send_flags,
       return result;
     }
   }
+  // Room for what this call can queue at most, in one allocation of the right size.
+  const size_t burst = std::min(count, kTxQueueLimit);
+  if (burst > 0) {
+    const size_t records = (burst + max_payload_ - 1) / max_payload_;
+    pending_.Prepare(records * sealer_.RecordSize(std::min(burst, max_payload_)));
+  }
   size_t done = 0;
   while (done < count) {
     if (queue_full()) {
@@ -267,7 +273,10 @@ int TxPath::Flush(int send_flags) {
     pending_.Clear();
     return sticky_error_;
   }
-  pending_.ShrinkIfIdle(size_t{256} * 1024);
+  // Everything reached the kernel: give the buffer back. A server holds thousands of
+  // connections between responses, and a kept buffer per connection was most of its
+  // memory; a busy stream rarely drains completely, so it keeps its buffer.
+  pending_.ShrinkIfIdle(0);
   return 0;
 }
 
