@@ -72,9 +72,9 @@ extern "C" {
 
 /* The argument of TCP_TXTLS_ENABLE and TCP_RXTLS_ENABLE (64 bytes on LP64). */
 struct tls_enable { /* NOLINT(readability-identifier-naming): FreeBSD ABI name */
-  const uint8_t *cipher_key;
-  const uint8_t *iv;       /* implicit IV / salt */
-  const uint8_t *auth_key; /* HMAC key, CBC suites only */
+  const uint8_t* cipher_key;
+  const uint8_t* iv;       /* implicit IV / salt */
+  const uint8_t* auth_key; /* HMAC key, CBC suites only */
   int cipher_algorithm;    /* CRYPTO_AES_NIST_GCM_16, CRYPTO_AES_CBC, CRYPTO_CHACHA20_POLY1305 */
   int cipher_key_len;
   int iv_len;
@@ -95,26 +95,26 @@ struct tls_get_record { /* NOLINT(readability-identifier-naming): FreeBSD ABI na
 };
 
 /* The system calls, with the record layer below them. */
-int ktls_setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen);
-int ktls_getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen);
-ssize_t ktls_write(int fd, const void *buf, size_t len);
-ssize_t ktls_writev(int fd, const struct iovec *iov, int iovcnt);
-ssize_t ktls_send(int fd, const void *buf, size_t len, int flags);
-ssize_t ktls_sendmsg(int fd, const struct msghdr *msg, int flags);
-ssize_t ktls_read(int fd, void *buf, size_t len);
-ssize_t ktls_readv(int fd, const struct iovec *iov, int iovcnt);
-ssize_t ktls_recv(int fd, void *buf, size_t len, int flags);
-ssize_t ktls_recvmsg(int fd, struct msghdr *msg, int flags);
+int ktls_setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen);
+int ktls_getsockopt(int fd, int level, int optname, void* optval, socklen_t* optlen);
+ssize_t ktls_write(int fd, const void* buf, size_t len);
+ssize_t ktls_writev(int fd, const struct iovec* iov, int iovcnt);
+ssize_t ktls_send(int fd, const void* buf, size_t len, int flags);
+ssize_t ktls_sendmsg(int fd, const struct msghdr* msg, int flags);
+ssize_t ktls_read(int fd, void* buf, size_t len);
+ssize_t ktls_readv(int fd, const struct iovec* iov, int iovcnt);
+ssize_t ktls_recv(int fd, void* buf, size_t len, int flags);
+ssize_t ktls_recvmsg(int fd, struct msghdr* msg, int flags);
 /* Linux's sendfile(2) signature: out_fd is the socket. */
-ssize_t ktls_sendfile(int out_fd, int in_fd, off_t *offset, size_t count);
+ssize_t ktls_sendfile(int out_fd, int in_fd, off_t* offset, size_t count);
 int ktls_shutdown(int fd, int how);
 int ktls_close(int fd);
 /* listen(2); EINVAL on a socket with TLS sessions, as on FreeBSD. */
 int ktls_listen(int fd, int backlog);
-int ktls_poll(struct pollfd *fds, nfds_t nfds, int timeout);
+int ktls_poll(struct pollfd* fds, nfds_t nfds, int timeout);
 
 /* sysctlbyname(3) over the kern.ipc.tls.* knobs and counters of this process. */
-int ktls_sysctlbyname(const char *name, void *oldp, size_t *oldlenp, const void *newp,
+int ktls_sysctlbyname(const char* name, void* oldp, size_t* oldlenp, const void* newp,
                       size_t newlen);
 
 #ifdef __cplusplus

@@ -7,7 +7,7 @@ extern "C" {
 #endif
 
 /* ktls_version returns the library version as "MAJOR.MINOR.PATCH". */
-const char *ktls_version(void);
+const char* ktls_version(void);
 
 #ifdef __cplusplus
 }

@@ -104,7 +104,9 @@ ssize_t Sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
   return socket->SendFile(in_fd, offset, count);
 }
 
-bool IsEmulated(int fd) { return Emulated(fd) != nullptr; }
+bool IsEmulated(int fd) {
+  return Emulated(fd) != nullptr;
+}
 bool HasTx(int fd) {
   std::shared_ptr<KtlsSocket> socket = Emulated(fd);
   return socket && socket->tx_enabled();

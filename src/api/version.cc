@@ -1,3 +1,5 @@
 #include "ktls/version.h"
 
-extern "C" const char* ktls_version(void) { return KTLS_VERSION_STRING; }
+extern "C" const char* ktls_version(void) {
+  return KTLS_VERSION_STRING;
+}

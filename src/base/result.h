@@ -48,8 +48,8 @@ class [[nodiscard]] Result {
 }  // namespace ktls
 
 // Returns the error of a failed Status-returning expression from the enclosing function.
-#define KTLS_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    ::ktls::Status ktls_status_ = (expr);       \
+#define KTLS_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::ktls::Status ktls_status_ = (expr);        \
     if (!ktls_status_.ok()) return ktls_status_; \
   } while (false)

@@ -13,7 +13,9 @@ void SecureWipe(void* data, size_t len) {
 
 SecretBytes::SecretBytes(ConstBytes bytes) : bytes_(bytes.begin(), bytes.end()) {}
 SecretBytes::SecretBytes(size_t len) : bytes_(len, 0) {}
-SecretBytes::~SecretBytes() { Wipe(); }
+SecretBytes::~SecretBytes() {
+  Wipe();
+}
 
 SecretBytes::SecretBytes(const SecretBytes& other) : bytes_(other.bytes_) {}
 

@@ -54,23 +54,23 @@ struct OcfCounters {
 
 // Linux's /proc/net/tls_stat counters, for sockets driven through the Linux kTLS ABI.
 struct LinuxTlsCounters {
-  Counter curr_tx_sw;        // TlsCurrTxSw
-  Counter curr_rx_sw;        // TlsCurrRxSw
-  Counter curr_tx_device;    // TlsCurrTxDevice
-  Counter curr_rx_device;    // TlsCurrRxDevice
-  Counter tx_sw;             // TlsTxSw
-  Counter rx_sw;             // TlsRxSw
-  Counter tx_device;         // TlsTxDevice
-  Counter rx_device;         // TlsRxDevice
-  Counter decrypt_error;     // TlsDecryptError
-  Counter rx_device_resync;  // TlsRxDeviceResync
-  Counter decrypt_retry;     // TlsDecryptRetry
+  Counter curr_tx_sw;           // TlsCurrTxSw
+  Counter curr_rx_sw;           // TlsCurrRxSw
+  Counter curr_tx_device;       // TlsCurrTxDevice
+  Counter curr_rx_device;       // TlsCurrRxDevice
+  Counter tx_sw;                // TlsTxSw
+  Counter rx_sw;                // TlsRxSw
+  Counter tx_device;            // TlsTxDevice
+  Counter rx_device;            // TlsRxDevice
+  Counter decrypt_error;        // TlsDecryptError
+  Counter rx_device_resync;     // TlsRxDeviceResync
+  Counter decrypt_retry;        // TlsDecryptRetry
   Counter rx_no_pad_violation;  // TlsRxNoPadViolation
-  Counter rx_rekey_ok;       // TlsRxRekeyOk
-  Counter rx_rekey_error;    // TlsRxRekeyError
-  Counter tx_rekey_ok;       // TlsTxRekeyOk
-  Counter tx_rekey_error;    // TlsTxRekeyError
-  Counter rx_rekey_received; // TlsRxRekeyReceived
+  Counter rx_rekey_ok;          // TlsRxRekeyOk
+  Counter rx_rekey_error;       // TlsRxRekeyError
+  Counter tx_rekey_ok;          // TlsTxRekeyOk
+  Counter tx_rekey_error;       // TlsTxRekeyError
+  Counter rx_rekey_received;    // TlsRxRekeyReceived
 };
 
 struct Stats {

@@ -35,8 +35,7 @@ class Aead {
   // Decrypts and authenticates. Returns false, with `out` holding unspecified bytes
   // the caller must discard, when the tag does not match.
   [[nodiscard]] virtual bool Open(std::span<const uint8_t, kAeadNonceLen> nonce, ConstBytes aad,
-                                  std::span<const ConstBytes> in,
-                                  std::span<const MutableBytes> out,
+                                  std::span<const ConstBytes> in, std::span<const MutableBytes> out,
                                   std::span<const uint8_t, kAeadTagLen> tag) = 0;
 
   virtual Backend backend() const = 0;

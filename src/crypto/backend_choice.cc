@@ -22,7 +22,8 @@ std::string_view BackendName(Backend backend) {
 }
 
 void AbortOnCryptoFailure(const char* what) {
-  (void)std::fprintf(stderr, "ktls: fatal: %s failed; refusing to emit an unprotected record\n", what);
+  (void)std::fprintf(stderr, "ktls: fatal: %s failed; refusing to emit an unprotected record\n",
+                     what);
   std::abort();
 }
 
@@ -74,7 +75,7 @@ Backend ChooseBackend(SuiteId suite) {
   const CpuFeatures cpu = DetectCpuFeatures();
   if (info.cipher == CipherKind::kAesGcm) {
     return cpu.vaes && cpu.vpclmulqdq && IpsecMbArch() == "avx512" ? Backend::kIpsecMb
-                                                                    : Backend::kOpenSsl;
+                                                                   : Backend::kOpenSsl;
   }
   return IpsecMbArch() == "avx512" ? Backend::kIpsecMb : Backend::kOpenSsl;
 }

@@ -117,9 +117,8 @@ Result<std::unique_ptr<CbcHmac>> MakeCbcHmac(MacKind mac, ConstBytes cipher_key,
   CipherCtx enc = NewCbcCtx(cipher_key, /*encrypt=*/true);
   CipherCtx dec = NewCbcCtx(cipher_key, /*encrypt=*/false);
   if (!enc || !dec) return Status::Error(ENOMEM);
-  return std::unique_ptr<CbcHmac>(
-      std::make_unique<OpenSslCbcHmac>(std::move(enc), std::move(dec), std::move(mac_ctx),
-                                       mac_len));
+  return std::unique_ptr<CbcHmac>(std::make_unique<OpenSslCbcHmac>(std::move(enc), std::move(dec),
+                                                                   std::move(mac_ctx), mac_len));
 }
 
 }  // namespace ktls::crypto

@@ -14,20 +14,48 @@ constexpr uint64_t kChaChaIntegrityLimit = uint64_t{1} << 36;
 constexpr SuiteInfo Aead(SuiteId id, std::string_view name, CipherKind cipher, uint8_t key_len,
                          uint8_t fixed_iv, uint8_t explicit_iv, int freebsd_cipher,
                          uint16_t linux_type, uint64_t conf, uint64_t integ) {
-  return SuiteInfo{id,         name,           cipher,          MacKind::kNone,
-                   key_len,    0,              0,               16,
-                   1,          fixed_iv,       explicit_iv,     12,
-                   freebsd_cipher, 0,          linux_type,      conf,
-                   integ,      TlsVersion::kTls12, TlsVersion::kTls13};
+  return SuiteInfo{id,
+                   name,
+                   cipher,
+                   MacKind::kNone,
+                   key_len,
+                   0,
+                   0,
+                   16,
+                   1,
+                   fixed_iv,
+                   explicit_iv,
+                   12,
+                   freebsd_cipher,
+                   0,
+                   linux_type,
+                   conf,
+                   integ,
+                   TlsVersion::kTls12,
+                   TlsVersion::kTls13};
 }
 
 constexpr SuiteInfo Cbc(SuiteId id, std::string_view name, uint8_t key_len, MacKind mac,
                         uint8_t mac_len, int freebsd_auth, TlsVersion min_version) {
-  return SuiteInfo{id,      name,    CipherKind::kAesCbc, mac,
-                   key_len, mac_len, mac_len,             0,
-                   16,      16,      16,                  0,
-                   kFreeBsdAesCbc, freebsd_auth, 0,       kNoLimit,
-                   kNoLimit, min_version, TlsVersion::kTls12};
+  return SuiteInfo{id,
+                   name,
+                   CipherKind::kAesCbc,
+                   mac,
+                   key_len,
+                   mac_len,
+                   mac_len,
+                   0,
+                   16,
+                   16,
+                   16,
+                   0,
+                   kFreeBsdAesCbc,
+                   freebsd_auth,
+                   0,
+                   kNoLimit,
+                   kNoLimit,
+                   min_version,
+                   TlsVersion::kTls12};
 }
 
 constexpr std::array kSuites = {
@@ -35,8 +63,8 @@ constexpr std::array kSuites = {
          kLinuxAesGcm128, kAesGcmConfidentialityLimit, kAesGcmIntegrityLimit),
     Aead(SuiteId::kAes256Gcm, "AES-256-GCM", CipherKind::kAesGcm, 32, 4, 8, kFreeBsdAesGcm16,
          kLinuxAesGcm256, kAesGcmConfidentialityLimit, kAesGcmIntegrityLimit),
-    Aead(SuiteId::kChaCha20Poly1305, "CHACHA20-POLY1305", CipherKind::kChaCha20Poly1305, 32, 12,
-         0, kFreeBsdChaCha20Poly1305, kLinuxChaCha20Poly1305, kNoLimit, kChaChaIntegrityLimit),
+    Aead(SuiteId::kChaCha20Poly1305, "CHACHA20-POLY1305", CipherKind::kChaCha20Poly1305, 32, 12, 0,
+         kFreeBsdChaCha20Poly1305, kLinuxChaCha20Poly1305, kNoLimit, kChaChaIntegrityLimit),
     Cbc(SuiteId::kAes128CbcSha1, "AES-128-CBC-SHA1", 16, MacKind::kHmacSha1, 20, kFreeBsdSha1Hmac,
         TlsVersion::kTls10),
     Cbc(SuiteId::kAes256CbcSha1, "AES-256-CBC-SHA1", 32, MacKind::kHmacSha1, 20, kFreeBsdSha1Hmac,
@@ -62,7 +90,9 @@ static_assert(TableMatchesIds());
 
 }  // namespace
 
-std::span<const SuiteInfo> AllSuites() { return kSuites; }
+std::span<const SuiteInfo> AllSuites() {
+  return kSuites;
+}
 
 const SuiteInfo& GetSuite(SuiteId id) {
   const auto index = static_cast<size_t>(id);

@@ -32,8 +32,12 @@ enum class TlsVersion : uint16_t {
   kTls13 = 0x0304,
 };
 
-inline constexpr uint8_t VersionMajor(TlsVersion v) { return static_cast<uint16_t>(v) >> 8; }
-inline constexpr uint8_t VersionMinor(TlsVersion v) { return static_cast<uint16_t>(v) & 0xff; }
+inline constexpr uint8_t VersionMajor(TlsVersion v) {
+  return static_cast<uint16_t>(v) >> 8;
+}
+inline constexpr uint8_t VersionMinor(TlsVersion v) {
+  return static_cast<uint16_t>(v) & 0xff;
+}
 
 // FreeBSD cryptodev algorithm ids (sys/opencrypto/cryptodev.h).
 inline constexpr int kFreeBsdSha1Hmac = 7;
@@ -55,11 +59,11 @@ struct SuiteInfo {
   std::string_view name;
   CipherKind cipher;
   MacKind mac;
-  uint8_t key_len;       // cipher key
-  uint8_t mac_key_len;   // HMAC key (CBC only)
-  uint8_t mac_len;       // HMAC output (CBC only)
-  uint8_t tag_len;       // AEAD tag (AEAD only)
-  uint8_t block_len;     // 1 for AEADs, 16 for CBC
+  uint8_t key_len;                // cipher key
+  uint8_t mac_key_len;            // HMAC key (CBC only)
+  uint8_t mac_len;                // HMAC output (CBC only)
+  uint8_t tag_len;                // AEAD tag (AEAD only)
+  uint8_t block_len;              // 1 for AEADs, 16 for CBC
   uint8_t tls12_fixed_iv_len;     // implicit IV bytes from the key block (TLS 1.2)
   uint8_t tls12_explicit_iv_len;  // per-record IV bytes on the wire (TLS 1.1/1.2)
   uint8_t tls13_iv_len;           // 0 where the suite does not exist in TLS 1.3

@@ -18,7 +18,7 @@ struct RecordKeys {
   // AEAD TLS 1.2: GCM 4-byte salt, ChaCha20 12-byte IV. TLS 1.3: 12-byte IV.
   // CBC TLS 1.0: the first 16-byte chaining IV. CBC TLS 1.1/1.2: empty.
   SecretBytes iv;
-  SecretBytes mac_key;  // CBC suites only
+  SecretBytes mac_key;    // CBC suites only
   uint64_t sequence = 0;  // of the next record
 };
 

@@ -49,6 +49,8 @@ size_t RecordLayout::RecordSize(size_t payload_len) const {
   return 0;
 }
 
-size_t RecordLayout::MinBodyLen() const { return RecordSize(0) - kHeaderLen; }
+size_t RecordLayout::MinBodyLen() const {
+  return RecordSize(0) - kHeaderLen;
+}
 
 }  // namespace ktls::record

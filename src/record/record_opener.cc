@@ -42,8 +42,8 @@ Result<RecordOpener> RecordOpener::Create(const RecordKeys& keys, const OpenOpti
   RecordOpener opener;
   opener.layout_ = layout.value();
   opener.options_ = options;
-  KTLS_RETURN_IF_ERROR(MakeCrypto(opener.layout_, keys, options.backend, &opener.aead_,
-                                  &opener.cbc_));
+  KTLS_RETURN_IF_ERROR(
+      MakeCrypto(opener.layout_, keys, options.backend, &opener.aead_, &opener.cbc_));
   opener.iv_ = keys.iv;
   opener.sequence_ = keys.sequence;
   return opener;

@@ -17,11 +17,11 @@ namespace ktls::record {
 
 enum class OpenStatus : uint8_t {
   kOk,
-  kNeedMore,        // `need` says how many bytes the next step requires in total
-  kBadHeader,       // version (or TLS 1.3 outer type) differs from the session: EINVAL
-  kBadLength,       // header length outside the session's limits: EMSGSIZE
-  kBadRecordSize,   // body too short or misaligned for the suite: EMSGSIZE
-  kBadRecord,       // tag, MAC or padding wrong, or TLS 1.3 without a type: EBADMSG
+  kNeedMore,           // `need` says how many bytes the next step requires in total
+  kBadHeader,          // version (or TLS 1.3 outer type) differs from the session: EINVAL
+  kBadLength,          // header length outside the session's limits: EMSGSIZE
+  kBadRecordSize,      // body too short or misaligned for the suite: EMSGSIZE
+  kBadRecord,          // tag, MAC or padding wrong, or TLS 1.3 without a type: EBADMSG
   kSequenceExhausted,  // the session used its last sequence number: EOVERFLOW
 };
 
@@ -36,14 +36,14 @@ inline bool IsFatal(OpenStatus status) {
 
 struct OpenResult {
   OpenStatus status = OpenStatus::kNeedMore;
-  uint8_t type = 0;    // content type; the inner one for TLS 1.3
-  uint8_t major = 0;   // version bytes of the record header
+  uint8_t type = 0;   // content type; the inner one for TLS 1.3
+  uint8_t major = 0;  // version bytes of the record header
   uint8_t minor = 0;
   size_t need = 0;            // kNeedMore: total bytes needed at the front of the input
   size_t record_len = 0;      // bytes the record occupies in the input (header included)
   size_t payload_offset = 0;  // kOk: plaintext position within the input buffer
   size_t payload_len = 0;
-  uint64_t sequence = 0;      // the record's sequence number (kOk and record errors)
+  uint64_t sequence = 0;  // the record's sequence number (kOk and record errors)
 };
 
 class RecordOpener {

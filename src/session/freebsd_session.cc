@@ -72,8 +72,8 @@ Result<SuiteId> CheckCipher(const struct tls_enable& en, TlsVersion version) {
   }
   // The software backend's checks (ktls_ocf_try): key sizes it can run.
   const int auth = en.cipher_algorithm == CRYPTO_AES_CBC ? en.auth_algorithm : 0;
-  std::optional<SuiteId> suite = crypto::SuiteFromFreeBsd(en.cipher_algorithm, en.cipher_key_len,
-                                                          auth);
+  std::optional<SuiteId> suite =
+      crypto::SuiteFromFreeBsd(en.cipher_algorithm, en.cipher_key_len, auth);
   if (!suite) return Status::Error(EINVAL);
   return *suite;
 }

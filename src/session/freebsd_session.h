@@ -43,7 +43,9 @@ Result<struct tls_enable> CopyInTlsEnable(const void* optval, socklen_t optlen, 
 
 // True when the suite is AES-CBC, before any other validation (the cbc_enable knob is
 // checked ahead of session creation).
-inline bool IsCbc(const struct tls_enable& en) { return en.cipher_algorithm == CRYPTO_AES_CBC; }
+inline bool IsCbc(const struct tls_enable& en) {
+  return en.cipher_algorithm == CRYPTO_AES_CBC;
+}
 
 // Validates and copies the key material (EFAULT when a key pointer is unreadable).
 // Errors: EINVAL for any parameter FreeBSD rejects, EPROTONOSUPPORT for TLS 1.0 receive.

@@ -22,10 +22,10 @@ struct CipherLayout {
 };
 
 constexpr CipherLayout kLayouts[] = {
-    {TLS_CIPHER_AES_GCM_128, 8, 16, 4},        {TLS_CIPHER_AES_GCM_256, 8, 32, 4},
-    {TLS_CIPHER_AES_CCM_128, 8, 16, 4},        {TLS_CIPHER_CHACHA20_POLY1305, 12, 32, 0},
-    {TLS_CIPHER_SM4_GCM, 8, 16, 4},            {TLS_CIPHER_SM4_CCM, 8, 16, 4},
-    {TLS_CIPHER_ARIA_GCM_128, 8, 16, 4},       {TLS_CIPHER_ARIA_GCM_256, 8, 32, 4},
+    {TLS_CIPHER_AES_GCM_128, 8, 16, 4},  {TLS_CIPHER_AES_GCM_256, 8, 32, 4},
+    {TLS_CIPHER_AES_CCM_128, 8, 16, 4},  {TLS_CIPHER_CHACHA20_POLY1305, 12, 32, 0},
+    {TLS_CIPHER_SM4_GCM, 8, 16, 4},      {TLS_CIPHER_SM4_CCM, 8, 16, 4},
+    {TLS_CIPHER_ARIA_GCM_128, 8, 16, 4}, {TLS_CIPHER_ARIA_GCM_256, 8, 32, 4},
 };
 constexpr size_t kHeaderSize = 4;
 constexpr size_t kRecSeqSize = 8;

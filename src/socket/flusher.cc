@@ -149,8 +149,8 @@ void Flusher::Run() {
         }
         // Outside our lock: abandoning takes the socket's TX lock, and writers take
         // that one before ours (Watch), so holding both here could deadlock.
-        done = std::chrono::steady_clock::now() - since > kCloseDeadline &&
-               socket->AbandonIfClosing();
+        done =
+            std::chrono::steady_clock::now() - since > kCloseDeadline && socket->AbandonIfClosing();
       }
       std::lock_guard lock(mu_);
       auto it = entries_.find(fd);

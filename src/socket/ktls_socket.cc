@@ -88,8 +88,8 @@ bool KtlsSocket::ClaimFreeBsdAbi() {
 }
 
 int KtlsSocket::EnableTx(const void* optval, socklen_t optlen) {
-  Result<struct tls_enable> en = session::CopyInTlsEnable(optval, optlen,
-                                                          session::Direction::kTransmit);
+  Result<struct tls_enable> en =
+      session::CopyInTlsEnable(optval, optlen, session::Direction::kTransmit);
   if (!en.ok()) return -en.error();
   control::Knobs& knobs = control::GetKnobs();
   control::Stats& stats = control::GetStats();
@@ -102,8 +102,8 @@ int KtlsSocket::EnableTx(const void* optval, socklen_t optlen) {
   if (tx_) return -EALREADY;
   if (session::IsCbc(en.value()) && !knobs.cbc_enable.load()) return -ENOTSUP;
   if (knobs.mb_use_ext_pgs.load() == 0) return -ENXIO;
-  Result<record::RecordKeys> keys = session::SessionFromTlsEnable(en.value(),
-                                                                  session::Direction::kTransmit);
+  Result<record::RecordKeys> keys =
+      session::SessionFromTlsEnable(en.value(), session::Direction::kTransmit);
   if (!keys.ok()) return -keys.error();
   // FreeBSD draws the TLS 1.2 GCM explicit-nonce counter at random.
   Result<record::RecordSealer> sealer = record::RecordSealer::Create(keys.value(), {});
@@ -114,8 +114,7 @@ int KtlsSocket::EnableTx(const void* optval, socklen_t optlen) {
   if (os_.Getsockopt(fd_, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening) {
     return -ENOTCONN;
   }
-  const size_t max_payload =
-      std::clamp<size_t>(knobs.maxlen.load(), 1, record::kMaxPlaintextLen);
+  const size_t max_payload = std::clamp<size_t>(knobs.maxlen.load(), 1, record::kMaxPlaintextLen);
   tx_ = std::make_unique<TxPath>(fd_, os_, std::move(sealer.value()), max_payload, stats_);
   tx_mode_ = Mode::kSw;
   // FreeBSD tries TOE, then IFNET where kern.ipc.tls.ifnet.permitted, then SW.
@@ -131,8 +130,8 @@ int KtlsSocket::EnableTx(const void* optval, socklen_t optlen) {
 }
 
 int KtlsSocket::EnableRx(const void* optval, socklen_t optlen) {
-  Result<struct tls_enable> en = session::CopyInTlsEnable(optval, optlen,
-                                                          session::Direction::kReceive);
+  Result<struct tls_enable> en =
+      session::CopyInTlsEnable(optval, optlen, session::Direction::kReceive);
   if (!en.ok()) return -en.error();
   control::Knobs& knobs = control::GetKnobs();
   control::Stats& stats = control::GetStats();
@@ -144,8 +143,8 @@ int KtlsSocket::EnableRx(const void* optval, socklen_t optlen) {
   std::lock_guard lock(rx_mu_);
   if (rx_) return -EALREADY;
   if (session::IsCbc(en.value()) && !knobs.cbc_enable.load()) return -ENOTSUP;
-  Result<record::RecordKeys> keys = session::SessionFromTlsEnable(en.value(),
-                                                                  session::Direction::kReceive);
+  Result<record::RecordKeys> keys =
+      session::SessionFromTlsEnable(en.value(), session::Direction::kReceive);
   if (!keys.ok()) return -keys.error();
   Result<record::RecordOpener> opener =
       record::RecordOpener::Create(keys.value(), {record::LengthLimits::kFreeBsd, {}});
@@ -201,7 +200,9 @@ uint64_t KtlsSocket::rx_sequence() const {
   return rx_ ? rx_->next_sequence() : 0;
 }
 
-void KtlsSocket::Watch() { Flusher::Get().Watch(shared_from_this()); }
+void KtlsSocket::Watch() {
+  Flusher::Get().Watch(shared_from_this());
+}
 
 ssize_t KtlsSocket::Send(std::span<const ConstBytes> data, std::optional<uint8_t> record_type,
                          int flags) {
@@ -294,8 +295,8 @@ ssize_t KtlsSocket::SendFile(int in_fd, off_t* offset, size_t count) {
       break;
     }
     bool eof = false;
-    const TxResult result = tx_->SendFile(in_fd, start + static_cast<off_t>(sent), count - sent,
-                                          MSG_NOSIGNAL, &eof);
+    const TxResult result =
+        tx_->SendFile(in_fd, start + static_cast<off_t>(sent), count - sent, MSG_NOSIGNAL, &eof);
     sent += result.accepted;
     if (tx_->has_pending()) Watch();
     if (result.error != 0) {
@@ -334,8 +335,7 @@ ssize_t KtlsSocket::Receive(struct msghdr* msg, int flags) {
   }
   std::vector<MutableBytes> buffers;
   for (size_t i = 0; i < msg->msg_iovlen; ++i) {
-    buffers.emplace_back(static_cast<uint8_t*>(msg->msg_iov[i].iov_base),
-                         msg->msg_iov[i].iov_len);
+    buffers.emplace_back(static_cast<uint8_t*>(msg->msg_iov[i].iov_base), msg->msg_iov[i].iov_len);
   }
   RxRequest request;
   request.buffers = buffers;

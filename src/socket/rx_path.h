@@ -51,8 +51,8 @@ struct RxRequest {
 };
 
 struct RxDelivery {
-  ssize_t result = 0;      // bytes, or -errno (-EAGAIN: nothing ready)
-  bool stopped = false;    // Linux: ended at a record of another type, an error or the end
+  ssize_t result = 0;          // bytes, or -errno (-EAGAIN: nothing ready)
+  bool stopped = false;        // Linux: ended at a record of another type, an error or the end
   bool end_of_record = false;  // MSG_EOR
   bool has_info = false;       // first read of a record: info is valid
   uint8_t type = 0;

@@ -18,8 +18,8 @@ bool TxPath::ShouldSealInParallel(size_t remaining) const {
   return remaining >= 2 * max_payload_ && SealPool::Get().workers() > 0;
 }
 
-size_t TxPath::SealBatchInParallel(std::span<const ConstBytes> data, size_t offset,
-                                   uint8_t type, int* error) {
+size_t TxPath::SealBatchInParallel(std::span<const ConstBytes> data, size_t offset, uint8_t type,
+                                   int* error) {
   SealPool& pool = SealPool::Get();
   const size_t remaining = TotalSize(data) - offset;
   const size_t full_record = sealer_.RecordSize(max_payload_);

@@ -11,8 +11,7 @@
 
 namespace ktls::socket {
 
-TxPath::TxPath(int fd, Os& os, record::RecordSealer sealer, size_t max_payload,
-               SocketStats& stats)
+TxPath::TxPath(int fd, Os& os, record::RecordSealer sealer, size_t max_payload, SocketStats& stats)
     : fd_(fd), os_(os), sealer_(std::move(sealer)), max_payload_(max_payload), stats_(stats) {}
 
 TxPath::~TxPath() = default;
@@ -109,8 +108,7 @@ TxResult TxPath::Write(std::span<const ConstBytes> data, uint8_t type, bool atom
   return result;
 }
 
-int TxPath::SealSlice(uint8_t type, std::span<const ConstBytes> data, size_t offset,
-                      size_t len) {
+int TxPath::SealSlice(uint8_t type, std::span<const ConstBytes> data, size_t offset, size_t len) {
   return SealOne(type, len, [&](MutableBytes) {
     Slice(data, offset, len);
     return std::span<const ConstBytes>(slice_);
@@ -119,9 +117,8 @@ int TxPath::SealSlice(uint8_t type, std::span<const ConstBytes> data, size_t off
 
 int TxPath::SealOpenRecord() {
   const ConstBytes open(open_record_);
-  const int error = SealOne(record::kApplicationData, open_record_.size(), [&](MutableBytes) {
-    return std::span<const ConstBytes>(&open, 1);
-  });
+  const int error = SealOne(record::kApplicationData, open_record_.size(),
+                            [&](MutableBytes) { return std::span<const ConstBytes>(&open, 1); });
   if (error == 0) open_record_.clear();
   return error;
 }

@@ -27,8 +27,8 @@ namespace ktls::socket {
 inline constexpr size_t kTxQueueLimit = size_t{512} * 1024;
 
 struct TxResult {
-  size_t accepted = 0;  // plaintext bytes taken into sealed records
-  int error = 0;        // errno when nothing more can be taken (0: none)
+  size_t accepted = 0;       // plaintext bytes taken into sealed records
+  int error = 0;             // errno when nothing more can be taken (0: none)
   bool would_block = false;  // stopped because the queue is full
 };
 
