@@ -198,8 +198,10 @@ TxResult TxPath::SendFile(int in_fd, off_t offset, size_t count, int send_flags,
       return result;
     }
   }
-  // Room for what this call can queue at most, in one allocation of the right size.
-  const size_t burst = std::min(count, kTxQueueLimit);
+  // Room for what this call can queue at most (the loop below stops once the queue is
+  // full, possibly one record past the limit), in one allocation of the right size.
+  const size_t room = kTxQueueLimit - std::min(pending_.size(), kTxQueueLimit);
+  const size_t burst = std::min(count, room + max_payload_);
   if (burst > 0) {
     const size_t records = (burst + max_payload_ - 1) / max_payload_;
     pending_.Prepare(records * sealer_.RecordSize(std::min(burst, max_payload_)));
