@@ -1,7 +1,8 @@
 // How the interposer behaves, from the environment (`ktls run` sets these):
 //
 //   KTLS_PRELOAD_MODE        auto (default): the kernel's TLS ULP when it has one, our
-//                            software records otherwise; sw: always ours; kernel: never
+//                            software records otherwise, neither with
+//                            kern.ipc.tls.enable=0; sw: always ours; kernel: never
 //                            ours (every call goes to the kernel unchanged).
 //   KTLS_PRELOAD_DIRECTIONS  both (default), tx or rx: TLS_TX / TLS_RX for the other
 //                            direction fail with ENOPROTOOPT, so the TLS library keeps

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "api/linux_abi.h"
+#include "control/knobs.h"
 #include "platform/next_libc.h"
 #include "preload/config.h"
 #include "preload/descriptors.h"
@@ -42,6 +43,13 @@ int AttachUlp(int fd, const void* value, socklen_t len) {
   const preload::Mode mode = preload::GetConfig().mode;
   if (mode == preload::Mode::kKernel ||
       (mode == preload::Mode::kAuto && g_kernel_ulp.load() != KernelUlp::kAbsent)) {
+    // kern.ipc.tls.enable=0 switches kernel TLS off, the kernel's ULP included: auto
+    // answers as a kernel without the tls module (our own ULP's answer too), so the TLS
+    // library stays in user space. `kernel` mode leaves every call to the kernel.
+    if (mode == preload::Mode::kAuto && !ktls::control::GetKnobs().enable.load()) {
+      errno = ENOENT;
+      return -1;
+    }
     const int saved = errno;
     const int result = libc::Setsockopt(fd, SOL_TCP, TCP_ULP, value, len);
     if (result == 0) {
