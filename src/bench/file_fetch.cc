@@ -1,100 +1,50 @@
 #include "bench/file_fetch.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "bench/body_pattern.h"
+#include "bench/openssl_error.h"
+#include "bench/response_head.h"
+#include "bench/sigpipe_block.h"
+#include "bench/socket_address.h"
+#include "bench/tcp_connect.h"
 #include "ktls/openssl.h"
+#include "server/tls_context.h"
+#include "server/unique_fd.h"
 
 namespace ktls::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kReadBuffer = 256 * 1024;
-constexpr size_t kMaxHead = 16 * 1024;
+constexpr size_t kReadBuffer = size_t{256} * 1024;
+constexpr size_t kMaxHead = size_t{16} * 1024;
 
-struct SslCtxFree {
-  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
-};
 struct SslFree {
   void operator()(SSL* ssl) const { SSL_free(ssl); }
 };
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
+// Why an SSL call that returned `rc` failed, as an errno (a socket's error as itself, the
+// socket timeouts' EAGAIN as ETIMEDOUT, anything else EPROTO) and as text in `error`.
+int SslFailure(SSL* ssl, int rc, const char* call, std::string* error) {
+  // Saved first: SSL_get_error and the queue may touch errno.
+  const int saved = errno;
+  if (SSL_get_error(ssl, rc) == SSL_ERROR_SYSCALL && saved != 0) {
+    const int socket_error = saved == EAGAIN ? ETIMEDOUT : saved;
+    *error = std::string(call) + ": " + std::strerror(socket_error);
+    ERR_clear_error();
+    return socket_error;
   }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-std::string OpenSslError() {
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "no OpenSSL error queued";
-  std::array<char, 256> text{};
-  ERR_error_string_n(code, text.data(), text.size());
-  return text.data();
-}
-
-// Connects a blocking socket whose sends and receives time out.
-Result<int> Connect(const FetchOptions& options, std::string* error) {
-  sockaddr_storage address{};
-  socklen_t length = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-  if (inet_pton(AF_INET, options.address.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(options.port);
-    length = sizeof(*v4);
-  } else if (inet_pton(AF_INET6, options.address.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(options.port);
-    length = sizeof(*v6);
-  } else {
-    *error = "not a numeric address: " + options.address;
-    return Status::Error(EINVAL);
-  }
-  int fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = std::string("socket: ") + std::strerror(errno);
-    return Status::Error(errno);
-  }
-  timeval timeout{};
-  timeout.tv_sec = static_cast<time_t>(options.io_timeout.count());
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), length) != 0) {
-    const int connect_error = errno;
-    close(fd);
-    *error = "connect to " + options.address + ":" + std::to_string(options.port) + ": " +
-             std::strerror(connect_error);
-    return Status::Error(connect_error);
-  }
-  return fd;
+  *error = std::string(call) + ": " + OpenSslError();
+  return EPROTO;
 }
 
 // The byte stream below HTTP: a socket, or an SSL over it.
@@ -111,21 +61,25 @@ class PlainStream : public Stream {
   explicit PlainStream(int fd) : fd_(fd) {}
   ssize_t Read(uint8_t* data, size_t size, std::string* error) override {
     for (;;) {
-      ssize_t n = read(fd_, data, size);
+      const ssize_t n = read(fd_, data, size);
       if (n >= 0) return n;
       if (errno == EINTR) continue;
-      *error = std::string("read: ") + std::strerror(errno);
-      if (errno == EAGAIN) errno = ETIMEDOUT;
+      // SO_RCVTIMEO ran out: EAGAIN.
+      const int read_error = errno == EAGAIN ? ETIMEDOUT : errno;
+      *error = std::string("read: ") + std::strerror(read_error);
+      errno = read_error;
       return -1;
     }
   }
   bool WriteAll(const std::string& data, std::string* error) override {
     size_t done = 0;
     while (done < data.size()) {
-      ssize_t n = write(fd_, data.data() + done, data.size() - done);
+      const ssize_t n = write(fd_, data.data() + done, data.size() - done);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        *error = std::string("write: ") + std::strerror(errno);
+        const int write_error = n == 0 || errno == EAGAIN ? ETIMEDOUT : errno;
+        *error = std::string("write: ") + std::strerror(write_error);
+        errno = write_error;
         return false;
       }
       done += static_cast<size_t>(n);
@@ -142,22 +96,18 @@ class TlsStream : public Stream {
   explicit TlsStream(std::unique_ptr<SSL, SslFree> ssl) : ssl_(std::move(ssl)) {}
   ssize_t Read(uint8_t* data, size_t size, std::string* error) override {
     size_t got = 0;
-    if (SSL_read_ex(ssl_.get(), data, size, &got) == 1) return static_cast<ssize_t>(got);
-    const int reason = SSL_get_error(ssl_.get(), 0);
-    if (reason == SSL_ERROR_ZERO_RETURN) return 0;
-    const int saved = errno;
-    *error = "SSL_read: " +
-             (reason == SSL_ERROR_SYSCALL ? std::string(std::strerror(saved)) : OpenSslError());
-    errno =
-        reason == SSL_ERROR_SYSCALL && saved != 0 ? (saved == EAGAIN ? ETIMEDOUT : saved) : EPROTO;
+    const int rc = SSL_read_ex(ssl_.get(), data, size, &got);
+    if (rc == 1) return static_cast<ssize_t>(got);
+    if (SSL_get_error(ssl_.get(), rc) == SSL_ERROR_ZERO_RETURN) return 0;
+    errno = SslFailure(ssl_.get(), rc, "SSL_read", error);
     return -1;
   }
   bool ReceiveOffloaded() const { return BIO_get_ktls_recv(SSL_get_rbio(ssl_.get())) == 1; }
   bool WriteAll(const std::string& data, std::string* error) override {
     size_t written = 0;
-    if (SSL_write_ex(ssl_.get(), data.data(), data.size(), &written) == 1) return true;
-    *error = "SSL_write: " + OpenSslError();
-    errno = EPROTO;
+    const int rc = SSL_write_ex(ssl_.get(), data.data(), data.size(), &written);
+    if (rc == 1) return true;
+    errno = SslFailure(ssl_.get(), rc, "SSL_write", error);
     return false;
   }
 
@@ -167,7 +117,7 @@ class TlsStream : public Stream {
 
 Result<std::unique_ptr<Stream>> StartTls(const FetchOptions& options, int fd, FetchResult* result,
                                          std::string* error) {
-  std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new(TLS_client_method()));
+  server::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx || SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION) != 1 ||
       SSL_CTX_set_ciphersuites(ctx.get(), options.ciphersuites.c_str()) != 1) {
     *error = "client context: " + OpenSslError();
@@ -177,8 +127,9 @@ Result<std::unique_ptr<Stream>> StartTls(const FetchOptions& options, int fd, Fe
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
   const bool offload = options.transport == FetchTransport::kTlsKtls;
   if (offload && ktls_openssl_ctx_prepare(ctx.get()) != 0) {
-    *error = std::string("ktls_openssl_ctx_prepare: ") + std::strerror(errno);
-    return Status::Error(errno);
+    const int prepare_error = errno;
+    *error = std::string("ktls_openssl_ctx_prepare: ") + std::strerror(prepare_error);
+    return Status::Error(prepare_error);
   }
   std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
   if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 ||
@@ -187,12 +138,13 @@ Result<std::unique_ptr<Stream>> StartTls(const FetchOptions& options, int fd, Fe
     return Status::Error(ENOMEM);
   }
   if (offload && ktls_openssl_attach(ssl.get()) != 0) {
-    *error = std::string("ktls_openssl_attach: ") + std::strerror(errno);
-    return Status::Error(errno);
+    const int attach_error = errno;
+    *error = std::string("ktls_openssl_attach: ") + std::strerror(attach_error);
+    return Status::Error(attach_error);
   }
-  if (SSL_connect(ssl.get()) != 1) {
-    *error = "TLS handshake: " + OpenSslError();
-    return Status::Error(EPROTO);
+  const int connected = SSL_connect(ssl.get());
+  if (connected != 1) {
+    return Status::Error(SslFailure(ssl.get(), connected, "TLS handshake", error));
   }
   result->protocol = std::string(SSL_get_version(ssl.get())) + " " +
                      SSL_CIPHER_get_name(SSL_get_current_cipher(ssl.get()));
@@ -201,41 +153,40 @@ Result<std::unique_ptr<Stream>> StartTls(const FetchOptions& options, int fd, Fe
   return std::unique_ptr<Stream>(std::make_unique<TlsStream>(std::move(ssl)));
 }
 
-// Parses "HTTP/1.1 200 ..." and Content-Length from a complete head.
-bool ParseHead(const std::string& head, uint64_t* content_length, std::string* error) {
-  if (head.compare(0, 9, "HTTP/1.1 ") != 0 && head.compare(0, 9, "HTTP/1.0 ") != 0) {
-    *error = "not an HTTP response: " + head.substr(0, 40);
-    return false;
+// The head's status and length; the body must be a 200's with a Content-Length.
+Result<uint64_t> BodyLength(std::string_view head, std::string* error) {
+  ResponseHead parsed;
+  if (!ParseResponseHead(head, &parsed)) {
+    *error = "not an HTTP/1.x response: " + std::string(head.substr(0, 40));
+    return Status::Error(EPROTO);
   }
-  if (head.compare(9, 3, "200") != 0) {
-    *error = "status " + head.substr(9, head.find("\r\n") - 9);
-    return false;
+  if (parsed.status != 200) {
+    *error = "status " + std::to_string(parsed.status);
+    return Status::Error(EPROTO);
   }
-  size_t at = 0;
-  while ((at = head.find("\r\n", at)) != std::string::npos) {
-    at += 2;
-    if (strncasecmp(head.c_str() + at, "content-length:", 15) == 0) {
-      *content_length = std::strtoull(head.c_str() + at + 15, nullptr, 10);
-      return true;
-    }
+  if (parsed.chunked || !parsed.content_length.has_value()) {
+    *error = "response without Content-Length";
+    return Status::Error(EPROTO);
   }
-  *error = "response without Content-Length";
-  return false;
+  return *parsed.content_length;
 }
 
 }  // namespace
 
 Result<FetchResult> FetchOnce(const FetchOptions& options, std::string* error) {
-  Result<int> connected = Connect(options, error);
-  if (!connected.ok()) return connected.status();
-  Fd fd(*connected);
+  Result<SocketAddress> address = ResolveAddress(options.address, options.port, error);
+  if (!address.ok()) return address.status();
+  Result<server::UniqueFd> fd = ConnectTcp(*address, options.io_timeout, error);
+  if (!fd.ok()) return fd.status();
+  // A server that resets the connection must fail this download, not end the process.
+  const SigpipeBlock no_sigpipe;
   FetchResult result;
   std::unique_ptr<Stream> stream;
   if (options.transport == FetchTransport::kPlain) {
     result.protocol = "plain";
-    stream = std::make_unique<PlainStream>(fd.get());
+    stream = std::make_unique<PlainStream>(fd->get());
   } else {
-    Result<std::unique_ptr<Stream>> tls = StartTls(options, fd.get(), &result, error);
+    Result<std::unique_ptr<Stream>> tls = StartTls(options, fd->get(), &result, error);
     if (!tls.ok()) return tls.status();
     stream = std::move(*tls);
   }
@@ -261,10 +212,9 @@ Result<FetchResult> FetchOnce(const FetchOptions& options, std::string* error) {
       return Status::Error(EPROTO);
     }
   }
-  uint64_t content_length = 0;
-  if (!ParseHead(head.substr(0, head_end + 2), &content_length, error)) {
-    return Status::Error(EPROTO);
-  }
+  const Result<uint64_t> length = BodyLength(std::string_view(head).substr(0, head_end), error);
+  if (!length.ok()) return length.status();
+  const uint64_t content_length = length.value();
 
   std::optional<PatternChecker> checker;
   if (options.pattern_seed) checker.emplace(*options.pattern_seed);

@@ -20,7 +20,7 @@ enum class FetchTransport {
 };
 
 struct FetchOptions {
-  std::string address = "127.0.0.1";  // numeric IPv4 or IPv6
+  std::string address = "127.0.0.1";  // IPv4/IPv6 literal or a name, resolved once
   uint16_t port = 0;
   std::string path = "/";
   std::string host = "localhost";  // Host header and SNI
@@ -41,7 +41,8 @@ struct FetchResult {
 };
 
 // A non-200 status, a short body, a wrong byte or a timeout fail with `error` saying
-// which; the errno says what kind (EPROTO, EBADMSG, ETIMEDOUT, or the socket's).
+// which; the errno says what kind (EPROTO, EBADMSG, ETIMEDOUT, or the socket's). SIGPIPE
+// is blocked in the calling thread while it runs (see sigpipe_block.h).
 Result<FetchResult> FetchOnce(const FetchOptions& options, std::string* error);
 
 }  // namespace ktls::bench

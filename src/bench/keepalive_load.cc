@@ -1,11 +1,8 @@
 #include "bench/keepalive_load.h"
 
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -13,14 +10,17 @@
 
 #include <algorithm>
 #include <bit>
-#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <ctime>
-#include <memory>
 #include <string_view>
 #include <vector>
+
+#include "bench/openssl_error.h"
+#include "bench/response_head.h"
+#include "bench/sigpipe_block.h"
+#include "bench/socket_address.h"
+#include "server/tls_context.h"
 
 namespace ktls::bench {
 
@@ -82,131 +82,20 @@ constexpr auto kRetryDelay = std::chrono::milliseconds(10);
 // milliseconds' worth.
 constexpr double kConnectBurstMs = 8;
 
-struct SslCtxFree {
-  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
-};
-using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxFree>;
-
-std::string OpenSslError() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof(text));
-  return text;
-}
-
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// Without leading and trailing spaces and tabs.
-std::string_view Trim(std::string_view text) {
-  const size_t first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
-}
-
-// Whether the comma-separated field value holds `token` (case-insensitively).
-bool HasToken(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    const size_t comma = value.find(',');
-    if (EqualsIgnoringCase(Trim(value.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-struct ResponseHead {
-  int status = 0;
-  std::optional<uint64_t> content_length;
-  bool close = false;  // the server ends the connection after this response
-  bool chunked = false;
-};
-
-// A response head without its final CRLF CRLF. False when it is not HTTP/1.x.
-bool ParseResponseHead(std::string_view head, ResponseHead* out) {
-  size_t line_end = head.find("\r\n");
-  const std::string_view status_line = head.substr(0, line_end);
-  // "HTTP/1.1 200 OK": version, a space, three digits, then a space or the end.
-  if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") || status_line[8] != ' ') {
-    return false;
-  }
-  const bool http10 = status_line[7] == '0';
-  int status = 0;
-  for (size_t i = 9; i < 12; ++i) {
-    if (status_line[i] < '0' || status_line[i] > '9') return false;
-    status = status * 10 + (status_line[i] - '0');
-  }
-  if (status_line.size() > 12 && status_line[12] != ' ') return false;
-  out->status = status;
-  bool keep_alive = !http10;
-  while (line_end != std::string_view::npos) {
-    const size_t start = line_end + 2;
-    line_end = head.find("\r\n", start);
-    const std::string_view line = head.substr(start, line_end - start);
-    const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return false;
-    const std::string_view name = line.substr(0, colon);
-    const std::string_view value = Trim(line.substr(colon + 1));
-    if (EqualsIgnoringCase(name, "content-length")) {
-      if (value.empty() || value.size() > 19 || out->content_length.has_value()) return false;
-      uint64_t length = 0;
-      for (char c : value) {
-        if (c < '0' || c > '9') return false;
-        length = length * 10 + static_cast<uint64_t>(c - '0');
-      }
-      out->content_length = length;
-    } else if (EqualsIgnoringCase(name, "connection")) {
-      if (HasToken(value, "close")) keep_alive = false;
-      if (HasToken(value, "keep-alive")) keep_alive = true;
-    } else if (EqualsIgnoringCase(name, "transfer-encoding")) {
-      out->chunked = true;
-    }
-  }
-  out->close = !keep_alive;
-  return true;
-}
-
-// Blocks SIGPIPE in this thread for its lifetime, then discards one raised meanwhile:
-// the socket BIO writes with write(2), and a server that resets a connection must cost
-// that connection only.
-class SigpipeBlock {
- public:
-  SigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_, &previous_);
-  }
-  ~SigpipeBlock() {
-    const struct timespec zero = {};
-    while (sigtimedwait(&pipe_, nullptr, &zero) == SIGPIPE) {
-    }
-    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-  SigpipeBlock(const SigpipeBlock&) = delete;
-  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
- private:
-  sigset_t pipe_;
-  sigset_t previous_;
-};
-
 Status EnsureDescriptors(int connections, std::string* error) {
   const auto needed = static_cast<rlim_t>(connections) + 64;
   struct rlimit limit = {};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    *error = std::string("getrlimit(RLIMIT_NOFILE): ") + std::strerror(errno);
-    return Status::Error(errno);
+    const int getrlimit_error = errno;
+    *error = std::string("getrlimit(RLIMIT_NOFILE): ") + std::strerror(getrlimit_error);
+    return Status::Error(getrlimit_error);
   }
   if (limit.rlim_cur >= needed) return Status::Ok();
   if (limit.rlim_max != limit.rlim_cur) {
+    // As far as needed, not to the hard limit: RLIM_INFINITY would be refused (it is
+    // above fs.nr_open).
     struct rlimit raised = limit;
-    raised.rlim_cur = limit.rlim_max;
+    raised.rlim_cur = std::min(limit.rlim_max, needed);
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   if (limit.rlim_cur >= needed) return Status::Ok();
@@ -216,8 +105,8 @@ Status EnsureDescriptors(int connections, std::string* error) {
   return Status::Error(EMFILE);
 }
 
-Result<SslCtxPtr> MakeClientContext(const KeepAliveOptions& options, std::string* error) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+Result<server::SslCtxPtr> MakeClientContext(const KeepAliveOptions& options, std::string* error) {
+  server::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (ctx == nullptr) {
     *error = "SSL_CTX_new: " + OpenSslError();
     return Status::Error(ENOMEM);
@@ -246,26 +135,6 @@ Result<SslCtxPtr> MakeClientContext(const KeepAliveOptions& options, std::string
   SSL_CTX_set_default_read_buffer_len(ctx.get(), size_t{2} * SSL3_RT_MAX_PACKET_SIZE);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return ctx;
-}
-
-Result<struct sockaddr_storage> Resolve(const KeepAliveOptions& options, socklen_t* len,
-                                        std::string* error) {
-  struct addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  struct addrinfo* found = nullptr;
-  const std::string port = std::to_string(options.port);
-  const int rc = getaddrinfo(options.host.c_str(), port.c_str(), &hints, &found);
-  if (rc != 0 || found == nullptr) {
-    *error = "cannot resolve '" + options.host + "': " + gai_strerror(rc);
-    return Status::Error(ENOENT);
-  }
-  struct sockaddr_storage address = {};
-  std::memcpy(&address, found->ai_addr, found->ai_addrlen);
-  *len = found->ai_addrlen;
-  freeaddrinfo(found);
-  return address;
 }
 
 // --- the run ---------------------------------------------------------------------------
@@ -306,12 +175,10 @@ enum class Error : uint8_t { kClosed, kBadResponse, kTimeout };
 
 class LoadRun {
  public:
-  LoadRun(const KeepAliveOptions& options, SSL_CTX* ctx, const struct sockaddr_storage& address,
-          socklen_t address_len)
+  LoadRun(const KeepAliveOptions& options, SSL_CTX* ctx, const SocketAddress& address)
       : options_(options),
         ctx_(ctx),
         address_(address),
-        address_len_(address_len),
         clients_(static_cast<size_t>(options.connections)),
         buffer_(kReadBuffer) {
     request_ = "GET " + options.path + " HTTP/1.1\r\nHost: " + options.host_header + "\r\n\r\n";
@@ -331,8 +198,9 @@ class LoadRun {
   Status Init(std::string* error) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) {
-      *error = std::string("epoll_create1: ") + std::strerror(errno);
-      return Status::Error(errno);
+      const int epoll_error = errno;
+      *error = std::string("epoll_create1: ") + std::strerror(epoll_error);
+      return Status::Error(epoll_error);
     }
     return Status::Ok();
   }
@@ -423,7 +291,7 @@ class LoadRun {
 
   void Open(size_t slot, Clock::time_point now) {
     Client& c = clients_[slot];
-    const int fd = socket(address_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int fd = socket(address_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       NoteError(std::string("socket: ") + std::strerror(errno));
       Failed(slot, Failure::kConnect, now);
@@ -444,7 +312,7 @@ class LoadRun {
       return;
     }
     c.events = EPOLLOUT;
-    if (connect(fd, reinterpret_cast<const struct sockaddr*>(&address_), address_len_) == 0) {
+    if (connect(fd, reinterpret_cast<const struct sockaddr*>(&address_.addr), address_.len) == 0) {
       Connected(slot, now);
     } else if (errno == EINPROGRESS || errno == EINTR) {
       c.phase = Phase::kConnecting;
@@ -522,6 +390,8 @@ class LoadRun {
     struct epoll_event event = {};
     event.events = events;
     event.data.u64 = slot;
+    // Can fail only for lack of kernel memory; the connection then waits on its old
+    // interest, stalls, and the timeout scan counts and replaces it.
     epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &event);
     c.events = events;
   }
@@ -656,15 +526,7 @@ class LoadRun {
       // Without partial writes, SSL_write takes the whole request or retries it whole.
       const int rc = SSL_write(c.ssl, request_.data(), static_cast<int>(request_.size()));
       if (rc <= 0) {
-        const int error = SSL_get_error(c.ssl, rc);
-        ERR_clear_error();
-        if (error == SSL_ERROR_WANT_WRITE) {
-          SetInterest(slot, EPOLLOUT);
-        } else if (error == SSL_ERROR_WANT_READ) {
-          SetInterest(slot, EPOLLIN);
-        } else {
-          Drop(slot, Error::kClosed, now);
-        }
+        WaitForSsl(slot, rc, now);
         return;
       }
       c.request_sent = request_.size();
@@ -694,6 +556,21 @@ class LoadRun {
     if (options_.tls && SSL_has_pending(c.ssl) == 1) Receive(slot, now);
   }
 
+  // After an SSL_read or SSL_write of an established connection returned `rc` <= 0: wait
+  // for what OpenSSL needs (a TLS 1.3 read may have to write, and the other way round),
+  // or replace the connection if it failed.
+  void WaitForSsl(size_t slot, int rc, Clock::time_point now) {
+    const int error = SSL_get_error(clients_[slot].ssl, rc);
+    ERR_clear_error();
+    if (error == SSL_ERROR_WANT_READ) {
+      SetInterest(slot, EPOLLIN);
+    } else if (error == SSL_ERROR_WANT_WRITE) {
+      SetInterest(slot, EPOLLOUT);
+    } else {
+      Drop(slot, Error::kClosed, now);
+    }
+  }
+
   // Reads until the socket (and OpenSSL) has nothing more. A completed response starts
   // the next request, whose answer epoll then announces.
   void Receive(size_t slot, Clock::time_point now) {
@@ -704,15 +581,7 @@ class LoadRun {
         ERR_clear_error();
         const int rc = SSL_read(c.ssl, buffer_.data(), static_cast<int>(buffer_.size()));
         if (rc <= 0) {
-          const int error = SSL_get_error(c.ssl, rc);
-          ERR_clear_error();
-          if (error == SSL_ERROR_WANT_READ) {
-            SetInterest(slot, EPOLLIN);
-          } else if (error == SSL_ERROR_WANT_WRITE) {
-            SetInterest(slot, EPOLLOUT);
-          } else {
-            Drop(slot, Error::kClosed, now);
-          }
+          WaitForSsl(slot, rc, now);
           return;
         }
         n = rc;
@@ -839,8 +708,7 @@ class LoadRun {
 
   const KeepAliveOptions& options_;
   SSL_CTX* ctx_;
-  const struct sockaddr_storage address_;
-  const socklen_t address_len_;
+  const SocketAddress address_;
   std::string request_;
   std::optional<uint64_t> expected_size_;
   int epoll_ = -1;
@@ -868,17 +736,16 @@ Result<KeepAliveResult> RunKeepAliveLoad(const KeepAliveOptions& options, std::s
     return Status::Error(EINVAL);
   }
   KTLS_RETURN_IF_ERROR(EnsureDescriptors(options.connections, error));
-  socklen_t address_len = 0;
-  Result<struct sockaddr_storage> address = Resolve(options, &address_len, error);
+  Result<SocketAddress> address = ResolveAddress(options.host, options.port, error);
   if (!address.ok()) return address.status();
-  SslCtxPtr ctx;
+  server::SslCtxPtr ctx;
   if (options.tls) {
-    Result<SslCtxPtr> made = MakeClientContext(options, error);
+    Result<server::SslCtxPtr> made = MakeClientContext(options, error);
     if (!made.ok()) return made.status();
     ctx = std::move(made).value();
   }
   SigpipeBlock sigpipe;
-  LoadRun run(options, ctx.get(), *address, address_len);
+  LoadRun run(options, ctx.get(), *address);
   KTLS_RETURN_IF_ERROR(run.Init(error));
   return run.Run();
 }

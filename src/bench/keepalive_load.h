@@ -119,7 +119,8 @@ struct KeepAliveResult {
 
 // Runs the load until the deadline (requests still in flight then are not counted),
 // until max_requests completed, or until every client gave up connecting. Raises the
-// soft RLIMIT_NOFILE to the hard limit when connections + 64 descriptors do not fit.
+// soft RLIMIT_NOFILE (as far as the hard limit allows) when connections + 64 descriptors
+// do not fit, and leaves it raised.
 // SIGPIPE is blocked in the calling thread while it runs (OpenSSL writes with write(2)).
 // Errors, with `error` saying what: EINVAL for bad options or ones OpenSSL refuses,
 // ENOENT for a host that does not resolve, EMFILE when the descriptor limit cannot

@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "bench/socket_address.h"
+
 namespace ktls::bench {
 
 std::string NginxConfig(const NginxSite& site) {
@@ -28,9 +30,7 @@ std::string NginxConfig(const NginxSite& site) {
     c << "  " << temp << "_temp_path " << w << "/tmp;\n";
   }
   c << "  server {\n"
-    << "    listen "
-    << (site.address.find(':') != std::string::npos ? "[" + site.address + "]" : site.address)
-    << ":" << site.port << (site.tls ? " ssl" : "") << ";\n"
+    << "    listen " << HostPort(site.address, site.port) << (site.tls ? " ssl" : "") << ";\n"
     << "    root " << site.root << ";\n";
   if (site.tls) {
     c << "    ssl_certificate " << site.cert_file << ";\n"

@@ -7,15 +7,20 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <thread>
+#include <tuple>
 
 #include "bench/body_pattern.h"
 #include "bench/keepalive_load.h"
+#include "bench/median.h"
 #include "bench/nginx_config.h"
 #include "bench/server_process.h"
+#include "bench/socket_address.h"
 #include "control/export/segment_reader.h"
 #include "server/self_signed_cert.h"
 
@@ -28,13 +33,6 @@ constexpr char kSmallFile[] = "small.bin";
 constexpr uint64_t kBigSeed = 0x6b746c73'62656e63ULL;
 constexpr uint64_t kSmallSeed = 0x736d616c'6c66696cULL;
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-
-double Median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t mid = values.size() / 2;
-  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-}
 
 double ProcessCpuSeconds() {
   rusage usage{};
@@ -92,8 +90,9 @@ struct Setup {
 
 Status MakeDirectory(const std::string& path, std::string* error) {
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    *error = "mkdir " + path + ": " + std::strerror(errno);
-    return Status::Error(errno);
+    const int mkdir_error = errno;
+    *error = "mkdir " + path + ": " + std::strerror(mkdir_error);
+    return Status::Error(mkdir_error);
   }
   return Status::Ok();
 }
@@ -137,17 +136,9 @@ Result<ServerCommand> MakeCommand(ServerKind kind, const ServeBenchOptions& opti
   command.log_path = dir + "/server.log";
   const std::string workers = std::to_string(options.load_workers);
   if (kind == ServerKind::kKtlsServe) {
-    command.argv = {options.ktls_binary,
-                    "serve",
-                    setup.root,
-                    "--listen",
-                    std::string(kAddress) + ":" + std::to_string(port),
-                    "--cert",
-                    setup.cert_file,
-                    "--key",
-                    setup.key_file,
-                    "--threads",
-                    workers};
+    command.argv = {options.ktls_binary,      "serve",     setup.root,      "--listen",
+                    HostPort(kAddress, port), "--cert",    setup.cert_file, "--key",
+                    setup.key_file,           "--threads", workers};
     return command;
   }
   KTLS_RETURN_IF_ERROR(MakeDirectory(dir + "/tmp", error));
@@ -163,7 +154,13 @@ Result<ServerCommand> MakeCommand(ServerKind kind, const ServeBenchOptions& opti
   site.key_file = setup.key_file;
   site.ktls = kind == ServerKind::kNginxKtls;
   const std::string conf = dir + "/nginx.conf";
-  std::ofstream(conf) << NginxConfig(site);
+  std::ofstream conf_file(conf);
+  conf_file << NginxConfig(site);
+  conf_file.close();
+  if (!conf_file) {
+    *error = "cannot write " + conf;
+    return Status::Error(EIO);
+  }
   if (kind == ServerKind::kNginxKtls) command.argv = {options.ktls_binary, "run", "--"};
   for (const std::string& arg : {setup.nginx, std::string("-p"), dir, std::string("-e"),
                                  dir + "/error.log", std::string("-c"), conf}) {
@@ -208,6 +205,7 @@ Status StartServers(const ServeBenchOptions& options, const Setup& setup, ServeB
   auto say = [&](const std::string& line) {
     if (options.progress) options.progress(line);
   };
+  // RunningServer points into report->servers: reserved so that it never moves.
   report->servers.reserve(options.servers.size());
   for (ServerKind kind : options.servers) {
     ServerResult& result = report->servers.emplace_back();
@@ -240,8 +238,7 @@ Status StartServers(const ServeBenchOptions& options, const Setup& setup, ServeB
       *error = result.name + " did not start: " + start_error;
       return Status::Error(ECHILD);
     }
-    say(result.name + ": started on " + std::string(kAddress) + ":" +
-        std::to_string(running->back().port));
+    say(result.name + ": started on " + HostPort(kAddress, running->back().port));
   }
   return Status::Ok();
 }
@@ -294,9 +291,10 @@ Status RunLoad(const ServeBenchOptions& options, std::vector<RunningServer>& run
         std::chrono::duration<double>(options.load_seconds));
     client.expected_body = expected;  // every connection's first body is compared
     if (options.progress) {
-      options.progress(load.name + ": " + std::to_string(options.connections) +
-                       " keep-alive connections for " + std::to_string(options.load_seconds) +
-                       " s");
+      char line[160];
+      std::snprintf(line, sizeof(line), "%s: %d keep-alive connections for %g s", load.name.c_str(),
+                    options.connections, options.load_seconds);
+      options.progress(line);
     }
     const ProcessUsage before = server.process->Usage();
     RssWatcher watcher(server.process->pid());
@@ -359,6 +357,8 @@ Result<ServeBenchReport> RunServeBenchmark(const ServeBenchOptions& options, std
   Result<Setup> setup = Prepare(options, error);
   if (!setup.ok()) return setup.status();
 
+  // Every server started is stopped when `running` goes, on the error returns below too
+  // (~ServerProcess); if this process dies instead, the kernel stops them.
   std::vector<RunningServer> running;
   KTLS_RETURN_IF_ERROR(StartServers(options, *setup, &report, &running, error));
 
@@ -393,8 +393,10 @@ Result<ServeBenchReport> RunServeBenchmark(const ServeBenchOptions& options, std
       }
       RunSample sample;
       sample.seconds = fetched->seconds;
-      sample.gigabytes_per_second =
-          static_cast<double>(fetched->body_bytes) / fetched->seconds / 1e9;
+      if (fetched->seconds > 0) {
+        sample.gigabytes_per_second =
+            static_cast<double>(fetched->body_bytes) / fetched->seconds / 1e9;
+      }
       sample.server_cpu_seconds = after.cpu_seconds - before.cpu_seconds;
       sample.client_cpu_seconds = client_after - client_before;
       server.result->samples.push_back(sample);

@@ -30,7 +30,7 @@ struct ServeBenchOptions {
   // The many-connections run; connections == 0 skips it.
   int connections = 1000;
   double load_seconds = 10;
-  uint64_t small_file_size = 64 * 1024;
+  uint64_t small_file_size = uint64_t{64} * 1024;
   int load_workers = 2;  // nginx worker processes / ktls serve event loops
   std::function<void(const std::string&)> progress;  // one line per step
 };

@@ -1,9 +1,8 @@
 #include "bench/server_process.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,37 +14,34 @@
 #include <fstream>
 #include <thread>
 
+#include "bench/socket_address.h"
+#include "bench/tcp_connect.h"
+#include "server/unique_fd.h"
+
 namespace ktls::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool MakeAddress(const std::string& address, uint16_t port, sockaddr_storage* out,
-                 socklen_t* length) {
-  *out = {};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(out);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(out);
-  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    *length = sizeof(*v4);
-    return true;
-  }
-  if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    *length = sizeof(*v6);
-    return true;
-  }
-  return false;
-}
-
 // Runs in the forked child: only async-signal-safe calls until exec (the parent may
 // have other threads), so the argument and environment arrays come ready-made.
-[[noreturn]] void ExecChild(char* const* argv, char* const* envp, const char* log_path) {
+[[noreturn]] void ExecChild(char* const* argv, char* const* envp, const char* log_path,
+                            pid_t parent) {
+  // Its own session: the benchmark's terminal does not signal it, Stop() signals it and
+  // every worker it forks as one group. So that it cannot outlive the benchmark (killed,
+  // or interrupted with ^C), the kernel sends it SIGTERM when the forking thread exits;
+  // a parent already gone before that was set means exit now.
   setsid();
-  int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(127);
+  // The mask and ignored signals survive exec: the server starts with none of the
+  // caller's (a blocked SIGTERM would leave Stop() only SIGKILL).
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  const int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (log >= 0) {
     dup2(log, STDOUT_FILENO);
     dup2(log, STDERR_FILENO);
@@ -53,9 +49,25 @@ bool MakeAddress(const std::string& address, uint16_t port, sockaddr_storage* ou
   if (null >= 0) dup2(null, STDIN_FILENO);
   execvpe(argv[0], argv, envp);
   const char* message = "server_process: exec failed\n";
-  ssize_t ignored = write(STDERR_FILENO, message, std::strlen(message));
+  const ssize_t ignored = write(STDERR_FILENO, message, std::strlen(message));
   (void)ignored;
   _exit(127);
+}
+
+// "exit status 1", "killed by signal 9": a waitpid status for messages.
+std::string DescribeStatus(int status) {
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "wait status " + std::to_string(status);
+}
+
+// waitpid, again after a signal interrupted it: the child's pid, 0 (WNOHANG, still
+// running) or -1 (no such child).
+pid_t WaitFor(pid_t pid, int* status, int options) {
+  for (;;) {
+    const pid_t waited = waitpid(pid, status, options);
+    if (waited >= 0 || errno != EINTR) return waited;
+  }
 }
 
 }  // namespace
@@ -86,21 +98,26 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::Start(const ServerCommand&
   }
   envp.push_back(nullptr);
 
-  pid_t pid = fork();
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
   if (pid < 0) {
-    *error = std::string("fork: ") + std::strerror(errno);
-    return Status::Error(errno);
+    const int fork_error = errno;
+    *error = std::string("fork: ") + std::strerror(fork_error);
+    return Status::Error(fork_error);
   }
-  if (pid == 0) ExecChild(argv.data(), envp.data(), command.log_path.c_str());
+  if (pid == 0) ExecChild(argv.data(), envp.data(), command.log_path.c_str(), parent);
 
+  // From here on every return stops the server unless it is handed to the caller.
   std::unique_ptr<ServerProcess> server(new ServerProcess(pid));
   const Clock::time_point deadline = Clock::now() + ready_timeout;
   for (;;) {
     int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
+    if (WaitFor(pid, &status, WNOHANG) == pid) {
       server->running_ = false;
-      *error = command.argv[0] + " exited before accepting connections (status " +
-               std::to_string(status) + "):\n" + LogTail(command.log_path);
+      // Workers it forked may still be running in its group.
+      kill(-pid, SIGKILL);
+      *error = command.argv[0] + " exited before accepting connections (" + DescribeStatus(status) +
+               "):\n" + LogTail(command.log_path);
       return Status::Error(ECHILD);
     }
     if (PortAccepts(command.address, command.port)) return server;
@@ -126,11 +143,11 @@ int ServerProcess::Stop(std::chrono::milliseconds grace) {
   if (kill(-pid_, SIGTERM) != 0) kill(pid_, SIGTERM);
   const Clock::time_point deadline = Clock::now() + grace;
   int status = 0;
-  while (waitpid(pid_, &status, WNOHANG) == 0) {
+  while (WaitFor(pid_, &status, WNOHANG) == 0) {
     if (Clock::now() > deadline) {
       kill(-pid_, SIGKILL);
       kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
+      WaitFor(pid_, &status, 0);
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -141,31 +158,24 @@ int ServerProcess::Stop(std::chrono::milliseconds grace) {
 }
 
 Result<uint16_t> FreePort(const std::string& address) {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  if (!MakeAddress(address, 0, &storage, &length)) return Status::Error(EINVAL);
-  int fd = socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Error(errno);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
-    const int bind_error = errno;
-    close(fd);
-    return Status::Error(bind_error);
+  std::string error;
+  Result<SocketAddress> local = ResolveAddress(address, 0, &error);
+  if (!local.ok()) return local.status();
+  const server::UniqueFd fd(socket(local->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::Error(errno);
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&local->addr), local->len) != 0 ||
+      getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local->addr), &local->len) != 0) {
+    return Status::Error(errno);
   }
-  close(fd);
-  return storage.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port)
-                                      : ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
+  return server::PortOf(*local);
 }
 
 bool PortAccepts(const std::string& address, uint16_t port) {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  if (!MakeAddress(address, port, &storage, &length)) return false;
-  int fd = socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const bool accepted = connect(fd, reinterpret_cast<sockaddr*>(&storage), length) == 0;
-  close(fd);
-  return accepted;
+  std::string error;
+  Result<SocketAddress> remote = ResolveAddress(address, port, &error);
+  // A server that just started answers at once, or refuses; one whose listen backlog is
+  // full must not hold the readiness loop past its deadline.
+  return remote.ok() && ConnectTcp(*remote, std::chrono::seconds(1), &error).ok();
 }
 
 std::string LogTail(const std::string& path, int lines) {

@@ -1,6 +1,8 @@
 // A server under benchmark as a child process: started in its own session (so it and
 // every worker it forks can be signalled together), its output kept in a log file, ready
-// once its port accepts a connection, and stopped with SIGTERM, then SIGKILL.
+// once its port accepts a connection, and stopped with SIGTERM, then SIGKILL. It never
+// outlives the benchmark: the destructor stops it, and if the benchmark dies first (a
+// crash, SIGKILL, ^C) the kernel sends it SIGTERM (PR_SET_PDEATHSIG).
 #pragma once
 
 #include <sys/types.h>
@@ -26,7 +28,9 @@ struct ServerCommand {
 class ServerProcess {
  public:
   // Starts the command and waits until its port accepts a connection. Fails with
-  // `error` (including the log's last lines) if it exits first or takes too long.
+  // `error` (including the log's last lines) if it exits first or takes too long. The
+  // server gets SIGTERM when the calling thread ends, so call it from the thread that
+  // outlives the server (the main thread).
   static Result<std::unique_ptr<ServerProcess>> Start(const ServerCommand& command,
                                                       std::chrono::milliseconds ready_timeout,
                                                       std::string* error);

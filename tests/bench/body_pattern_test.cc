@@ -32,7 +32,7 @@ TEST(BodyPattern, AnyOffsetGivesTheSameBytesAsTheWhole) {
 }
 
 TEST(BodyPattern, WordsDifferAndSeedsDiffer) {
-  const std::vector<uint8_t> a = Pattern(1, 0, 8 * 1024);
+  const std::vector<uint8_t> a = Pattern(1, 0, size_t{8} * 1024);
   std::set<std::string> words;
   for (size_t i = 0; i < a.size(); i += 8) words.emplace(a.begin() + i, a.begin() + i + 8);
   EXPECT_EQ(words.size(), a.size() / 8);

@@ -4,17 +4,16 @@
 #include "bench/file_fetch.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
 
 #include "bench/body_pattern.h"
 #include "bench/server_process.h"
-#include "server/self_signed_cert.h"
+#include "server/listen_address.h"
 #include "server/server.h"
+#include "test_site.h"
 
 namespace ktls::bench {
 namespace {
@@ -25,35 +24,23 @@ constexpr uint64_t kSize = (8u << 20) + 123;  // many records and an odd tail
 class FileFetchTest : public ::testing::TestWithParam<FetchTransport> {
  protected:
   static void SetUpTestSuite() {
-    char pattern[] = "/tmp/ktls-fetch-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = new std::string(pattern);
-    ASSERT_EQ(mkdir((*dir_ + "/site").c_str(), 0755), 0);
-    ASSERT_TRUE(WritePatternFile(*dir_ + "/site/big.bin", kSize, kSeed).ok());
+    site_ = new TestSite("fetch");
+    const std::string big = site_->root() + "/big.bin";
+    const std::string bad = site_->root() + "/bad.bin";
+    ASSERT_TRUE(WritePatternFile(big, kSize, kSeed).ok());
     // The same file with one byte changed in the middle.
-    ASSERT_TRUE(WritePatternFile(*dir_ + "/site/bad.bin", kSize, kSeed).ok());
-    std::fstream bad(*dir_ + "/site/bad.bin", std::ios::in | std::ios::out | std::ios::binary);
-    bad.seekp(5'000'000);
-    bad.put('\x5a');
-    ASSERT_TRUE(server::EnsureSelfSignedCertificate(*dir_ + "/cert.pem", *dir_ + "/key.pem").ok());
+    ASSERT_TRUE(WritePatternFile(bad, kSize, kSeed).ok());
+    std::fstream file(bad, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(5'000'000);
+    file.put('\x5a');
   }
   static void TearDownTestSuite() {
-    ASSERT_EQ(std::system(("rm -rf '" + *dir_ + "'").c_str()), 0);
-    delete dir_;
+    delete site_;
+    site_ = nullptr;
   }
   void SetUp() override {
-    server::ServerOptions options;
-    options.root = *dir_ + "/site";
-    options.listen = server::ParseListenAddress("127.0.0.1:0").value();
-    options.threads = 1;
-    options.tls = {*dir_ + "/cert.pem", *dir_ + "/key.pem"};
-    server_ = std::make_unique<server::Server>(options);
-    std::string error;
-    ASSERT_TRUE(server_->Start(&error).ok()) << error;
-  }
-  void TearDown() override {
-    server_->Stop();
-    server_->Wait();
+    server_ = site_->StartServer(/*threads=*/1);
+    ASSERT_NE(server_, nullptr);
   }
   FetchOptions Options(const std::string& path) const {
     FetchOptions options;
@@ -65,10 +52,10 @@ class FileFetchTest : public ::testing::TestWithParam<FetchTransport> {
     return options;
   }
 
-  static std::string* dir_;
+  static TestSite* site_;
   std::unique_ptr<server::Server> server_;
 };
-std::string* FileFetchTest::dir_ = nullptr;
+TestSite* FileFetchTest::site_ = nullptr;
 
 TEST_P(FileFetchTest, DownloadsAndChecksEveryByte) {
   std::string error;

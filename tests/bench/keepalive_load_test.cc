@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +14,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -24,8 +22,8 @@
 #include <vector>
 
 #include "server/listen_address.h"
-#include "server/self_signed_cert.h"
 #include "server/server.h"
+#include "test_site.h"
 
 namespace ktls::bench {
 namespace {
@@ -131,39 +129,20 @@ class PlainResponder {
 class KeepAliveLoadTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char pattern[] = "/tmp/ktls-keepalive-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = new std::string(pattern);
+    site_ = new TestSite("keepalive");
     body_ = new std::string(RandomBytes(kFileSize));
-    ASSERT_EQ(mkdir((*dir_ + "/site").c_str(), 0755), 0);
-    std::ofstream(*dir_ + "/site/64k.bin", std::ios::binary) << *body_;
-    Result<server::CertificateFiles> files =
-        server::EnsureSelfSignedCertificate(*dir_ + "/cert.pem", *dir_ + "/key.pem");
-    ASSERT_TRUE(files.ok());
+    std::ofstream(site_->root() + "/64k.bin", std::ios::binary) << *body_;
   }
   static void TearDownTestSuite() {
-    ASSERT_EQ(std::system(("rm -rf '" + *dir_ + "'").c_str()), 0);
-    delete dir_;
+    delete site_;
     delete body_;
+    site_ = nullptr;
+    body_ = nullptr;
   }
 
   void SetUp() override {
-    server::ServerOptions options;
-    options.root = *dir_ + "/site";
-    Result<server::ListenAddress> listen = server::ParseListenAddress("127.0.0.1:0");
-    ASSERT_TRUE(listen.ok());
-    options.listen = *listen;
-    options.threads = 2;
-    options.tls.cert_file = *dir_ + "/cert.pem";
-    options.tls.key_file = *dir_ + "/key.pem";
-    options.shutdown_timeout = seconds(5);
-    server_ = std::make_unique<server::Server>(options);
-    std::string error;
-    ASSERT_TRUE(server_->Start(&error).ok()) << error;
-  }
-  void TearDown() override {
-    server_->Stop();
-    server_->Wait();
+    server_ = site_->StartServer(/*threads=*/2);
+    ASSERT_NE(server_, nullptr);
   }
 
   KeepAliveOptions TlsOptions(int connections) const {
@@ -177,13 +156,24 @@ class KeepAliveLoadTest : public ::testing::Test {
     return options;
   }
 
-  static std::string* dir_;
+  static TestSite* site_;
   static std::string* body_;
   std::unique_ptr<server::Server> server_;
 };
 
-std::string* KeepAliveLoadTest::dir_ = nullptr;
+TestSite* KeepAliveLoadTest::site_ = nullptr;
 std::string* KeepAliveLoadTest::body_ = nullptr;
+
+// Plain TCP clients of `responder`, checking the first body of each connection.
+KeepAliveOptions PlainOptions(const PlainResponder& responder, const std::string& body,
+                              int connections) {
+  KeepAliveOptions options;
+  options.tls = false;
+  options.port = responder.port();
+  options.connections = connections;
+  options.expected_body = body;
+  return options;
+}
 
 // Runs the load and checks it ended within the generous bound.
 KeepAliveResult RunBounded(const KeepAliveOptions& options) {
@@ -278,12 +268,8 @@ TEST_F(KeepAliveLoadTest, Tls12WithAChosenCipher) {
 TEST(KeepAliveLoad, PlainTcpKeepAlive) {
   const std::string body = RandomBytes(kFileSize);
   PlainResponder responder(body, /*close_every=*/0);
-  KeepAliveOptions options;
-  options.tls = false;
-  options.port = responder.port();
-  options.connections = 8;
+  KeepAliveOptions options = PlainOptions(responder, body, /*connections=*/8);
   options.duration = seconds(1);
-  options.expected_body = body;
   const KeepAliveResult result = RunBounded(options);
   EXPECT_GT(result.requests, 0u);
   EXPECT_EQ(result.errors.total(), 0u) << result.first_error;
@@ -295,13 +281,9 @@ TEST(KeepAliveLoad, PlainTcpKeepAlive) {
 TEST(KeepAliveLoad, ConnectionCloseReconnects) {
   const std::string body = RandomBytes(1000);
   PlainResponder responder(body, /*close_every=*/3);
-  KeepAliveOptions options;
-  options.tls = false;
-  options.port = responder.port();
-  options.connections = 4;
+  KeepAliveOptions options = PlainOptions(responder, body, /*connections=*/4);
   options.duration = seconds(10);
   options.max_requests = 60;
-  options.expected_body = body;
   const KeepAliveResult result = RunBounded(options);
   EXPECT_EQ(result.requests, 60u);
   EXPECT_EQ(result.errors.total(), 0u) << result.first_error;

@@ -32,14 +32,8 @@ struct Flags {
   int rounds = 3;
 };
 
-std::string Fixed(double value, int decimals) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
-  return buffer;
-}
-
 std::string RatioText(const std::optional<double>& ratio) {
-  return ratio ? Fixed(*ratio, 2) + "x" : "";
+  return ratio ? FormatFixed(*ratio, 2) + "x" : "";
 }
 
 std::string CaseVersion(const CaseResult& r) {
@@ -48,7 +42,7 @@ std::string CaseVersion(const CaseResult& r) {
 
 void PrintHuman(const CryptoBenchReport& report, const CryptoBenchOptions& options) {
   std::cout << "ktls bench crypto: " << options.rounds << " rounds x "
-            << Fixed(options.seconds_per_case, 3)
+            << FormatFixed(options.seconds_per_case, 3)
             << " s per case; MB/s = 10^6 payload bytes/s of the median 0.1 ms batch, "
                "median of rounds\n";
   std::cout << "ipsec-mb " << crypto::IpsecMbVersion() << " ("
@@ -70,7 +64,7 @@ void PrintHuman(const CryptoBenchReport& report, const CryptoBenchOptions& optio
   for (const CaseResult& r : report.results) {
     table.AddRow({std::string(CaseKindName(r.kind)), CaseVersion(r), std::string(r.suite->name),
                   r.backend + (r.default_backend ? "*" : ""), std::to_string(r.record_len),
-                  Fixed(r.bytes_per_sec / 1e6, 0), Fixed(r.spread * 100, 0) + "%",
+                  FormatFixed(r.bytes_per_sec / 1e6, 0), FormatFixed(r.spread * 100, 0) + "%",
                   RatioText(r.vs_raw_ipsec_mb), RatioText(r.vs_openssl_evp)});
   }
   table.Print(std::cout);
@@ -78,8 +72,8 @@ void PrintHuman(const CryptoBenchReport& report, const CryptoBenchOptions& optio
   std::cout << "\ntargets (goals, reported but never a failure):\n";
   TextTable targets({{"goal"}, {"ratio", Align::kRight}, {"target", Align::kRight}, {"result"}});
   for (const TargetCheck& t : report.targets) {
-    targets.AddRow({t.name, t.ratio ? Fixed(*t.ratio, 2) + "x" : "n/a",
-                    ">= " + Fixed(t.target, 2) + "x",
+    targets.AddRow({t.name, t.ratio ? FormatFixed(*t.ratio, 2) + "x" : "n/a",
+                    ">= " + FormatFixed(t.target, 2) + "x",
                     !t.ratio   ? "not measured"
                     : t.pass() ? "PASS"
                                : "MISS"});

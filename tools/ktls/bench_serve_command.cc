@@ -5,19 +5,21 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "bench/bar_chart_png.h"
 #include "bench/serve_benchmark.h"
+#include "server/http_text.h"
 #include "tools/ktls/commands.h"
 #include "tools/ktls/json_writer.h"
 #include "tools/ktls/text_table.h"
@@ -34,7 +36,7 @@ constexpr double kCpuTarget = 0.6;
 constexpr double kMiB = 1024.0 * 1024.0;
 
 struct Flags {
-  std::string size = "1G";
+  std::string size;  // empty: 1G, or 64M with --quick
   int runs = 3;
   std::string client = "ktls";
   std::vector<std::string> servers;
@@ -53,31 +55,47 @@ struct Flags {
   throw CLI::RuntimeError(1);
 }
 
-// "1G", "64M", "512K", "1000": bytes.
+// "1G", "64M", "512K", "1000": a whole number of bytes, suffixes in powers of 1024.
 uint64_t ParseSize(const std::string& text) {
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  double scale = 1;
-  const std::string suffix = end != nullptr ? end : "";
-  if (suffix == "K" || suffix == "k") scale = 1024;
-  if (suffix == "M" || suffix == "m") scale = kMiB;
-  if (suffix == "G" || suffix == "g") scale = kMiB * 1024;
-  const bool known = suffix.empty() || scale != 1;
-  if (end == text.c_str() || !known || !(value > 0) || value * scale > 64 * kMiB * 1024) {
+  constexpr uint64_t kMaxSize = uint64_t{64} << 30;
+  std::string_view digits = text;
+  uint64_t scale = 1;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'K':
+      case 'k':
+        scale = uint64_t{1} << 10;
+        break;
+      case 'M':
+      case 'm':
+        scale = uint64_t{1} << 20;
+        break;
+      case 'G':
+      case 'g':
+        scale = uint64_t{1} << 30;
+        break;
+      default:
+        break;
+    }
+    if (scale != 1) digits.remove_suffix(1);
+  }
+  // Compared before multiplying, so no count of units can wrap around.
+  const std::optional<uint64_t> count = server::ParseDecimal(digits);
+  if (!count || *count == 0 || *count > kMaxSize / scale) {
     Fail("bad --size '" + text + "' (want e.g. 1G, 256M, 64K; at most 64G)");
   }
-  return static_cast<uint64_t>(value * scale);
+  return *count * scale;
 }
 
-std::string Fixed(double value, int digits) {
-  if (!std::isfinite(value)) return "-";
-  char text[64];
-  std::snprintf(text, sizeof(text), "%.*f", digits, value);
-  return text;
+// "1.00 GiB", "64 MiB", "0.50 MiB": the file's size for people.
+std::string SizeText(uint64_t bytes) {
+  const double mib = static_cast<double>(bytes) / kMiB;
+  if (mib >= 1024) return FormatFixed(mib / 1024, 2) + " GiB";
+  return FormatFixed(mib, mib >= 10 ? 0 : 2) + " MiB";
 }
 
 std::string Ratio(double value, double base) {
-  return base > 0 && value > 0 ? Fixed(value / base, 2) + "x" : "-";
+  return base > 0 && value > 0 ? FormatFixed(value / base, 2) + "x" : "-";
 }
 
 const bench::ServerResult* Find(const bench::ServeBenchReport& report, ServerKind kind) {
@@ -127,9 +145,9 @@ std::vector<Verdict> Targets(const bench::ServeBenchReport& report) {
 void PrintHuman(const bench::ServeBenchReport& report, const std::string& json_path,
                 const std::string& png_path) {
   std::printf(
-      "ktls bench serve: %.2f GiB file over 127.0.0.1, TLS 1.3 TLS_AES_128_GCM_SHA256, "
+      "ktls bench serve: %s file over 127.0.0.1, TLS 1.3 TLS_AES_128_GCM_SHA256, "
       "median of %d runs\n",
-      static_cast<double>(report.file_size) / (kMiB * 1024), report.runs);
+      SizeText(report.file_size).c_str(), report.runs);
   std::printf("client: %s\n\n", report.client.c_str());
   const double ceiling = RateOf(Find(report, ServerKind::kNginxPlain));
   const double nginx = RateOf(Find(report, ServerKind::kNginxOpenSsl));
@@ -147,11 +165,12 @@ void PrintHuman(const bench::ServeBenchReport& report, const std::string& json_p
       table.AddRow({server.name, "-", "-", "-", "-", "-", "-", "skipped: " + server.skipped});
       continue;
     }
-    table.AddRow(
-        {server.name, Fixed(server.gigabytes_per_second, 2),
-         Ratio(server.gigabytes_per_second, ceiling), Ratio(server.gigabytes_per_second, nginx),
-         Fixed(server.server_cpu_seconds_per_gib, 3), Fixed(server.client_cpu_seconds_per_gib, 3),
-         std::to_string(server.records_sealed_by_ktls), server.description});
+    table.AddRow({server.name, FormatFixed(server.gigabytes_per_second, 2),
+                  Ratio(server.gigabytes_per_second, ceiling),
+                  Ratio(server.gigabytes_per_second, nginx),
+                  FormatFixed(server.server_cpu_seconds_per_gib, 3),
+                  FormatFixed(server.client_cpu_seconds_per_gib, 3),
+                  std::to_string(server.records_sealed_by_ktls), server.description});
   }
   table.Print(std::cout);
   std::cout << "\n";
@@ -179,11 +198,11 @@ void PrintHuman(const bench::ServeBenchReport& report, const std::string& json_p
         continue;
       }
       const double rss = static_cast<double>(result.server_peak_rss_bytes);
-      load.AddRow({result.name, Fixed(result.requests_per_second, 0),
+      load.AddRow({result.name, FormatFixed(result.requests_per_second, 0),
                    Ratio(result.requests_per_second, nginx_rps), std::to_string(result.errors),
-                   Fixed(result.latency_p50_ms, 2), Fixed(result.latency_p99_ms, 2),
-                   Fixed(rss / kMiB, 1), Ratio(rss, nginx_rss),
-                   Fixed(result.server_cpu_seconds, 2)});
+                   FormatFixed(result.latency_p50_ms, 2), FormatFixed(result.latency_p99_ms, 2),
+                   FormatFixed(rss / kMiB, 1), Ratio(rss, nginx_rss),
+                   FormatFixed(result.server_cpu_seconds, 2)});
     }
     load.Print(std::cout);
     std::cout << "\n";
@@ -274,47 +293,71 @@ void WriteJson(std::ostream& out, const bench::ServeBenchReport& report) {
   json.EndObject();
 }
 
-// One color per server in every panel.
+// One color per server in every panel, whichever servers a panel leaves out.
 size_t ColorOf(ServerKind kind) {
   return static_cast<size_t>(kind);
 }
 
 bench::BarChart MakeChart(const bench::ServeBenchReport& report) {
   bench::BarChart chart;
-  chart.title =
-      "ktls bench serve: " + Fixed(static_cast<double>(report.file_size) / (kMiB * 1024), 2) +
-      " GiB over loopback, TLS 1.3 AES-128-GCM";
-  chart.subtitle = "median of " + std::to_string(report.runs) + " runs; client: " + report.client;
+  // The title has room for 47 characters at its scale: the suite must not be cut off.
+  chart.title = "ktls bench serve: " + SizeText(report.file_size) + ", TLS 1.3 AES-128-GCM";
+  chart.subtitle =
+      "loopback, median of " + std::to_string(report.runs) + " runs; client: " + report.client;
   bench::BarPanel rate{"Throughput, GB/s (higher is better)", {}, {}, ""};
   bench::BarPanel cpu{"Server CPU seconds per GiB (lower is better)", {}, {}, ""};
   for (const bench::ServerResult& server : report.servers) {
     if (!server.ran) continue;
     rate.bars.push_back({server.name, server.gigabytes_per_second,
-                         Fixed(server.gigabytes_per_second, 2) + " GB/s", ColorOf(server.kind)});
+                         FormatFixed(server.gigabytes_per_second, 2) + " GB/s",
+                         ColorOf(server.kind)});
     cpu.bars.push_back({server.name, server.server_cpu_seconds_per_gib,
-                        Fixed(server.server_cpu_seconds_per_gib, 3) + " s", ColorOf(server.kind)});
+                        FormatFixed(server.server_cpu_seconds_per_gib, 3) + " s",
+                        ColorOf(server.kind)});
   }
   cpu.reference_line = kCpuTarget;
   cpu.reference_label = "target 0.6";
   chart.panels = {rate, cpu};
   if (!report.load.empty()) {
     bench::BarPanel rps{"Requests/s, " + std::to_string(report.load.front().connections) +
-                            " keep-alive connections, 64 KiB (higher is better)",
+                            " keep-alive connections, " +
+                            FormatFixed(static_cast<double>(report.small_file_size) / 1024, 0) +
+                            " KiB (higher is better)",
                         {},
                         {},
                         ""};
     bench::BarPanel rss{"Server peak RSS under that load, MiB (lower is better)", {}, {}, ""};
     for (const bench::LoadResult& load : report.load) {
       if (!load.ran) continue;
-      rps.bars.push_back(
-          {load.name, load.requests_per_second, Fixed(load.requests_per_second, 0) + " req/s"});
+      rps.bars.push_back({load.name, load.requests_per_second,
+                          FormatFixed(load.requests_per_second, 0) + " req/s", ColorOf(load.kind)});
       const double mib = static_cast<double>(load.server_peak_rss_bytes) / kMiB;
-      rss.bars.push_back({load.name, mib, Fixed(mib, 1) + " MiB"});
+      rss.bars.push_back({load.name, mib, FormatFixed(mib, 1) + " MiB", ColorOf(load.kind)});
     }
     chart.panels.push_back(rps);
     chart.panels.push_back(rss);
   }
   return chart;
+}
+
+// One level, like mkdir(1) without -p; an existing directory is fine.
+void MakeDirectory(const std::string& path, mode_t mode) {
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    Fail("cannot create " + path + ": " + std::strerror(errno));
+  }
+}
+
+// The default work directory is a fixed name in a shared /tmp, and it holds a private
+// key and the configurations of servers run as this user: one that someone else made
+// first (or a link to elsewhere) is refused rather than used.
+void CheckPrivate(const std::string& path) {
+  struct stat info {};
+  if (lstat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode) || info.st_uid != geteuid() ||
+      (info.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    Fail(path +
+         " is not a directory of yours that only you can write to; remove it or "
+         "choose another with --work-dir");
+  }
 }
 
 std::string DefaultWorkDir() {
@@ -330,7 +373,7 @@ void Run(const Flags& flags) {
   if (length <= 0) Fail("cannot find this program (/proc/self/exe)");
   options.ktls_binary.assign(self, static_cast<size_t>(length));
   options.nginx = flags.nginx;
-  options.file_size = ParseSize(flags.quick && flags.size == "1G" ? "64M" : flags.size);
+  options.file_size = ParseSize(!flags.size.empty() ? flags.size : flags.quick ? "64M" : "1G");
   options.runs = flags.quick ? 1 : flags.runs;
   options.tls_client = flags.client == "openssl" ? bench::FetchTransport::kTlsOpenSsl
                                                  : bench::FetchTransport::kTlsKtls;
@@ -343,18 +386,23 @@ void Run(const Flags& flags) {
       bool known = false;
       for (ServerKind kind : {ServerKind::kNginxPlain, ServerKind::kNginxOpenSsl,
                               ServerKind::kNginxKtls, ServerKind::kKtlsServe}) {
-        if (bench::ServerName(kind) == name) {
+        if (bench::ServerName(kind) != name) continue;
+        known = true;
+        // Named twice, measured once.
+        if (std::find(options.servers.begin(), options.servers.end(), kind) ==
+            options.servers.end()) {
           options.servers.push_back(kind);
-          known = true;
         }
       }
       if (!known) Fail("unknown server '" + name + "' (plaintext, nginx, nginx+ktls, ktls-serve)");
     }
   }
   options.work_dir = flags.work_dir.empty() ? DefaultWorkDir() : flags.work_dir;
-  if (mkdir(options.work_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    Fail("cannot create " + options.work_dir + ": " + std::strerror(errno));
-  }
+  MakeDirectory(options.work_dir, 0700);
+  if (flags.work_dir.empty()) CheckPrivate(options.work_dir);
+  // Before the benchmark, not after its minutes of work: a result that cannot be written
+  // is lost.
+  if (!flags.out_dir.empty()) MakeDirectory(flags.out_dir, 0755);
   // Progress on stderr: stdout carries the table or the JSON.
   options.progress = [](const std::string& line) { std::fprintf(stderr, "  %s\n", line.c_str()); };
 
@@ -371,6 +419,9 @@ void Run(const Flags& flags) {
     WriteJson(json_file, *report);
     std::ofstream png_file(png_path, std::ios::binary);
     png_file << bench::RenderBarChartPng(MakeChart(*report));
+    // Closed first: what is still buffered can fail too (a full disk).
+    json_file.close();
+    png_file.close();
     if (!json_file || !png_file) Fail("cannot write " + json_path + " / " + png_path);
   }
   if (flags.json) {
@@ -410,7 +461,8 @@ void RegisterBenchServeCommand(CLI::App& bench) {
                       "Files, certificate, configurations and logs (default: "
                       "$TMPDIR/ktls-bench-serve-UID, kept for the next run)");
   command->add_option("--out", flags->out_dir,
-                      "Directory for bench-serve.json and bench-serve.png (default: .)");
+                      "Directory for bench-serve.json and bench-serve.png, created if missing "
+                      "(default: .)");
   command->add_option("--nginx", flags->nginx, "nginx binary (default: nginx from PATH)");
   command->add_flag("--json", flags->json, "Print the JSON document instead of the table");
   command->add_flag("--quick", flags->quick,

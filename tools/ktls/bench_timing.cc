@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <ctime>
 
+#include "bench/median.h"
+
 namespace ktls::tool {
 namespace {
 
@@ -38,20 +40,13 @@ double MeasureOpsPerSec(const TimedRun& run, double seconds) {
     measured_ns += ns;
     per_op.push_back(ns / static_cast<double>(batch));
   }
-  return 1e9 / std::max(Median(per_op), 1e-3);
-}
-
-double Median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t mid = values.size() / 2;
-  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+  return 1e9 / std::max(bench::Median(per_op), 1e-3);
 }
 
 double Spread(const std::vector<double>& values) {
   if (values.size() < 2) return 0;
   const auto [min, max] = std::minmax_element(values.begin(), values.end());
-  const double median = Median(values);
+  const double median = bench::Median(values);
   return median > 0 ? (*max - *min) / median : 0;
 }
 

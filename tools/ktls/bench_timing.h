@@ -21,8 +21,7 @@ using TimedRun = std::function<uint64_t(size_t count)>;
 // preempted by other work is an outlier and does not count.
 double MeasureOpsPerSec(const TimedRun& run, double seconds);
 
-double Median(std::vector<double> values);
-// (max - min) / median: how far apart the repeated measurements were.
+// (max - min) / median (bench/median.h): how far apart the repeated measurements were.
 double Spread(const std::vector<double>& values);
 
 }  // namespace ktls::tool

@@ -12,6 +12,7 @@
 
 #include "base/errno_name.h"
 #include "base/secret_bytes.h"
+#include "bench/median.h"
 #include "crypto/backend_choice.h"
 #include "crypto/random.h"
 #include "crypto/raw_baselines.h"
@@ -304,7 +305,7 @@ CryptoBenchReport RunCryptoBench(const CryptoBenchOptions& options) {
   if (options.progress) options.progress(done, total);
 
   for (Case& c : cases) {
-    c.result.bytes_per_sec = Median(c.result.samples);
+    c.result.bytes_per_sec = bench::Median(c.result.samples);
     c.result.spread = Spread(c.result.samples);
     report.results.push_back(std::move(c.result));
   }

@@ -1,6 +1,9 @@
 #include "tools/ktls/text_table.h"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
 
 namespace ktls::tool {
 namespace {
@@ -10,6 +13,13 @@ void Pad(std::ostream& out, size_t count) {
 }
 
 }  // namespace
+
+std::string FormatFixed(double value, int decimals) {
+  if (!std::isfinite(value)) return "-";
+  std::array<char, 64> text{};
+  std::snprintf(text.data(), text.size(), "%.*f", decimals, value);
+  return text.data();
+}
 
 size_t DisplayWidth(const std::string& text) {
   // Count every byte that does not continue a multi-byte sequence.

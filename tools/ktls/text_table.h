@@ -33,6 +33,10 @@ class TextTable {
 void PrintKeyValues(std::ostream& out,
                     const std::vector<std::pair<std::string, std::string>>& lines);
 
+// `value` with `decimals` digits after the point, for a table cell; "-" when it is not a
+// finite number (a ratio to a baseline that did not run).
+std::string FormatFixed(double value, int decimals);
+
 // Display width of UTF-8 text: code points, which is right for what we print.
 size_t DisplayWidth(const std::string& text);
 
