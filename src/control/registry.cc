@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/startup_environment.h"
 #include "control/counter.h"
 #include "control/export/exporter.h"
 #include "control/knobs.h"
@@ -411,14 +412,15 @@ int ReadFile(const char* path, std::string* out) {
   return error;
 }
 
-// secure_getenv: a set-uid program must not take its configuration from the caller.
-const char* Env(const char* name) {
-  const char* value = secure_getenv(name);
+// As the program has it now, or as it started (base/startup_environment.h); an empty
+// value counts as unset.
+const char* Env(LibraryVariable variable) {
+  const char* value = LibraryEnv(variable);
   return value != nullptr && *value != '\0' ? value : nullptr;
 }
 
 void LoadOnce() {
-  const char* path = Env("KTLS_CONFIG");
+  const char* path = Env(LibraryVariable::kConfig);
   const bool named = path != nullptr;
   if (!named) path = "/etc/ktls.conf";
   std::string text;
@@ -439,7 +441,7 @@ void LoadOnce() {
       });
     });
   }
-  if (const char* assignments = Env("KTLS_SYSCTL")) {
+  if (const char* assignments = Env(LibraryVariable::kSysctl)) {
     ApplyAssignments(assignments, /*boot=*/true, [](std::string_view assignment, int error) {
       const std::string_view name = NameOf(assignment);
       (void)std::fprintf(stderr, "ktls: KTLS_SYSCTL: %.*s: %s\n", static_cast<int>(name.size()),

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "base/startup_environment.h"
 #include "crypto/backends.h"
 
 namespace ktls::crypto {
@@ -54,7 +55,7 @@ CpuFeatures DetectCpuFeatures() {
 }
 
 std::optional<Backend> BackendOverride() {
-  const char* value = std::getenv("KTLS_CRYPTO");
+  const char* value = LibraryEnv(LibraryVariable::kCrypto);
   if (value == nullptr) return std::nullopt;
   const std::string_view name(value);
   if (name == "openssl") return Backend::kOpenSsl;
@@ -63,12 +64,18 @@ std::optional<Backend> BackendOverride() {
 }
 
 Backend ChooseBackend(SuiteId suite) {
+  const std::optional<Backend> forced = BackendOverride();
+  if (forced && GetSuite(suite).cipher != CipherKind::kAesCbc &&
+      (*forced == Backend::kOpenSsl || IpsecMbAvailable())) {
+    return *forced;
+  }
+  return AutomaticBackend(suite);
+}
+
+Backend AutomaticBackend(SuiteId suite) {
   const SuiteInfo& info = GetSuite(suite);
   // ipsec-mb serves only the AEADs; CBC suites always run on OpenSSL.
   if (info.cipher == CipherKind::kAesCbc) return Backend::kOpenSsl;
-  if (std::optional<Backend> forced = BackendOverride()) {
-    if (*forced == Backend::kOpenSsl || IpsecMbAvailable()) return *forced;
-  }
   if (!IpsecMbAvailable()) return Backend::kOpenSsl;
   // ipsec-mb's GCM wins wherever it has vector AES; without VAES OpenSSL's stitched
   // AES-NI GCM is as fast. Its ChaCha20-Poly1305 needs AVX-512 to beat OpenSSL.

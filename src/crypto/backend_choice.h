@@ -28,7 +28,10 @@ std::string IpsecMbArch();
 
 // The backend for `suite`, honouring KTLS_CRYPTO when it names a usable backend.
 Backend ChooseBackend(SuiteId suite);
-// Parses KTLS_CRYPTO; nullopt when unset or not a backend name.
+// The backend ChooseBackend would pick without KTLS_CRYPTO (what `ktls probe` compares).
+Backend AutomaticBackend(SuiteId suite);
+// Parses KTLS_CRYPTO (base/startup_environment.h); nullopt when unset or not a backend
+// name.
 std::optional<Backend> BackendOverride();
 
 }  // namespace ktls::crypto

@@ -57,18 +57,6 @@ struct HostFacts {
   size_t live_processes = 0;
 };
 
-// ChooseBackend honours KTLS_CRYPTO. To show what the override changes we also ask
-// with the variable hidden; the tool has no other threads, so this is safe here.
-crypto::Backend AutomaticBackend(crypto::SuiteId suite) {
-  const char* value = std::getenv(kOverrideVariable);
-  if (value == nullptr) return crypto::ChooseBackend(suite);
-  const std::string saved = value;
-  unsetenv(kOverrideVariable);
-  const crypto::Backend backend = crypto::ChooseBackend(suite);
-  setenv(kOverrideVariable, saved.c_str(), 1);
-  return backend;
-}
-
 HostFacts GatherFacts() {
   HostFacts facts;
   utsname name{};
@@ -80,7 +68,8 @@ HostFacts GatherFacts() {
   if (const char* value = std::getenv(kOverrideVariable)) facts.override_value = value;
   facts.override_backend = crypto::BackendOverride();
   for (const crypto::SuiteInfo& suite : crypto::AllSuites()) {
-    facts.suites.push_back({&suite, crypto::ChooseBackend(suite.id), AutomaticBackend(suite.id)});
+    facts.suites.push_back(
+        {&suite, crypto::ChooseBackend(suite.id), crypto::AutomaticBackend(suite.id)});
   }
   facts.openssl_version = crypto::OpenSslVersion();
   facts.openssl_ktls = crypto::OpenSslBuiltWithKtls();

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/startup_environment.h"
 #include "control/export/segment_files.h"
 #include "control/knobs.h"
 #include "control/registry.h"
@@ -173,7 +174,7 @@ void ChildAfterFork() {
 }
 
 bool TurnedOffByEnvironment() {
-  const char* value = secure_getenv("KTLS_EXPORT");
+  const char* value = LibraryEnv(LibraryVariable::kExport);
   return value != nullptr && std::strcmp(value, "0") == 0;
 }
 
