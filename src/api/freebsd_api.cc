@@ -51,9 +51,26 @@ std::vector<ConstBytes> Segments(const struct iovec* iov, size_t count) {
   return segments;
 }
 
+// The socket layer's entry for `fd`, unless the number names another file now: the
+// application closed it with close(2), which this API does not see (the interposer wraps
+// close and needs none of this), and a new socket or file may have got the number. Then
+// the entry is dropped and the call acts on the new file as on any other. Each entry
+// point looks up once per call: one fstat, for offloaded sockets only.
+std::shared_ptr<KtlsSocket> Lookup(int fd) {
+  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd);
+  if (socket && !socket->NamesItsFile()) {
+    socket->ForgetClosedDescriptor();
+    SocketTable::Get().RemoveIf(fd, socket.get());
+    return nullptr;
+  }
+  return socket;
+}
+
 int EnableDirection(int fd, int optname, const void* optval, socklen_t optlen) {
+  Lookup(fd);  // a stale entry must not lend its sessions to a new file
   std::shared_ptr<KtlsSocket> socket = SocketTable::Get().FindOrCreate(fd, RealOs());
   if (!socket) return -EBADF;
+  socket->RememberFile();
   const int result = optname == TCP_TXTLS_ENABLE ? socket->EnableTx(optval, optlen)
                                                  : socket->EnableRx(optval, optlen);
   if (result != 0 && !socket->tx_enabled() && !socket->rx_enabled()) {
@@ -99,7 +116,7 @@ int ktls_setsockopt(int fd, int level, int optname, const void* optval, socklen_
       int mode = 0;
       if (optval == nullptr || optlen < sizeof(mode)) return Ret(-EINVAL);
       std::memcpy(&mode, optval, sizeof(mode));
-      if (std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd)) {
+      if (std::shared_ptr<KtlsSocket> socket = Lookup(fd)) {
         return Ret(socket->SetTxMode(mode));
       }
       if (IsListening(fd)) return Ret(-EINVAL);
@@ -122,7 +139,7 @@ int ktls_getsockopt(int fd, int level, int optname, void* optval, socklen_t* opt
   if (RealOs().Getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0) return -1;
   if (IsListening(fd)) return Ret(-EINVAL);
   int mode = TCP_TLS_MODE_NONE;
-  if (std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd)) {
+  if (std::shared_ptr<KtlsSocket> socket = Lookup(fd)) {
     mode = static_cast<int>(optname == TCP_TXTLS_MODE ? socket->tx_mode() : socket->rx_mode());
   }
   // sooptcopyout(9): the value is truncated to the caller's buffer, whose new length
@@ -134,7 +151,7 @@ int ktls_getsockopt(int fd, int level, int optname, void* optval, socklen_t* opt
 }
 
 ssize_t ktls_sendmsg(int fd, const struct msghdr* msg, int flags) {
-  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd);
+  std::shared_ptr<KtlsSocket> socket = Lookup(fd);
   if (!socket || !socket->tx_enabled()) return RealOs().Sendmsg(fd, msg, flags);
   if (IsBroadcastDestination(msg)) return Ret(ssize_t{-EACCES});
   const std::vector<ConstBytes> data = Segments(msg->msg_iov, msg->msg_iovlen);
@@ -150,14 +167,14 @@ ssize_t ktls_send(int fd, const void* buf, size_t len, int flags) {
 }
 
 ssize_t ktls_write(int fd, const void* buf, size_t len) {
-  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd);
+  std::shared_ptr<KtlsSocket> socket = Lookup(fd);
   if (!socket || !socket->tx_enabled()) return write(fd, buf, len);
   const ConstBytes data(static_cast<const uint8_t*>(buf), len);
   return Ret(socket->Send(std::span<const ConstBytes>(&data, 1), std::nullopt, 0));
 }
 
 ssize_t ktls_writev(int fd, const struct iovec* iov, int iovcnt) {
-  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd);
+  std::shared_ptr<KtlsSocket> socket = Lookup(fd);
   if (!socket || !socket->tx_enabled()) return writev(fd, iov, iovcnt);
   if (iovcnt < 0 || iovcnt > IOV_MAX) return Ret(ssize_t{-EINVAL});
   const std::vector<ConstBytes> data = Segments(iov, static_cast<size_t>(iovcnt));
@@ -165,13 +182,13 @@ ssize_t ktls_writev(int fd, const struct iovec* iov, int iovcnt) {
 }
 
 ssize_t ktls_recvmsg(int fd, struct msghdr* msg, int flags) {
-  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd);
+  std::shared_ptr<KtlsSocket> socket = Lookup(fd);
   if (!socket || !socket->rx_enabled()) return RealOs().Recvmsg(fd, msg, flags);
   return Ret(socket->Receive(msg, flags));
 }
 
 ssize_t ktls_recv(int fd, void* buf, size_t len, int flags) {
-  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd);
+  std::shared_ptr<KtlsSocket> socket = Lookup(fd);
   if (!socket || !socket->rx_enabled()) return RealOs().Recv(fd, buf, len, flags);
   struct iovec iov = {buf, len};
   struct msghdr msg = {};
@@ -181,13 +198,17 @@ ssize_t ktls_recv(int fd, void* buf, size_t len, int flags) {
 }
 
 ssize_t ktls_read(int fd, void* buf, size_t len) {
-  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd);
+  std::shared_ptr<KtlsSocket> socket = Lookup(fd);
   if (!socket || !socket->rx_enabled()) return read(fd, buf, len);
-  return ktls_recv(fd, buf, len, 0);
+  struct iovec iov = {buf, len};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  return Ret(socket->Receive(&msg, 0));
 }
 
 ssize_t ktls_readv(int fd, const struct iovec* iov, int iovcnt) {
-  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd);
+  std::shared_ptr<KtlsSocket> socket = Lookup(fd);
   if (!socket || !socket->rx_enabled()) return readv(fd, iov, iovcnt);
   if (iovcnt < 0 || iovcnt > IOV_MAX) return Ret(ssize_t{-EINVAL});
   struct msghdr msg = {};
@@ -197,13 +218,13 @@ ssize_t ktls_readv(int fd, const struct iovec* iov, int iovcnt) {
 }
 
 ssize_t ktls_sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
-  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(out_fd);
+  std::shared_ptr<KtlsSocket> socket = Lookup(out_fd);
   if (!socket || !socket->tx_enabled()) return RealOs().Sendfile(out_fd, in_fd, offset, count);
   return Ret(socket->SendFile(in_fd, offset, count));
 }
 
 int ktls_shutdown(int fd, int how) {
-  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd);
+  std::shared_ptr<KtlsSocket> socket = Lookup(fd);
   if (!socket) return RealOs().Shutdown(fd, how);
   return Ret(socket->Shutdown(how));
 }
@@ -211,12 +232,16 @@ int ktls_shutdown(int fd, int how) {
 int ktls_close(int fd) {
   std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Remove(fd);
   if (!socket) return RealOs().Close(fd);
+  if (!socket->NamesItsFile()) {  // closed before, see Lookup: close the new file
+    socket->ForgetClosedDescriptor();
+    return RealOs().Close(fd);
+  }
   return Ret(socket->Close());
 }
 
 int ktls_listen(int fd, int backlog) {
   // FreeBSD refuses to turn a socket with TLS sessions into a listening socket.
-  std::shared_ptr<KtlsSocket> socket = SocketTable::Get().Find(fd);
+  std::shared_ptr<KtlsSocket> socket = Lookup(fd);
   if (socket && (socket->tx_enabled() || socket->rx_enabled())) return Ret(-EINVAL);
   return listen(fd, backlog);
 }
@@ -225,7 +250,7 @@ int ktls_poll(struct pollfd* fds, nfds_t nfds, int timeout) {
   std::vector<std::shared_ptr<KtlsSocket>> sockets(nfds);
   bool any = false;
   for (nfds_t i = 0; i < nfds; ++i) {
-    sockets[i] = SocketTable::Get().Find(fds[i].fd);
+    sockets[i] = Lookup(fds[i].fd);
     any = any || sockets[i] != nullptr;
   }
   if (!any) return RealOs().Poll(fds, nfds, timeout);

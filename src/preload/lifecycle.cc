@@ -42,13 +42,15 @@ __attribute__((constructor)) void InstallForkHandlers() {
 // with: some programs replace theirs before their first TLS socket (nginx's worker
 // processes keep only TZ and the variables named by `env` directives).
 __attribute__((constructor)) void ReadConfigAtLoad() {
-  GetConfig();
+  socket::Flusher::SetExitBudget(GetConfig().exit_flush_budget);
 }
 
 // Runs after the application's atexit handlers (which may still write, a TLS
-// close_notify for one), while the process can still send.
+// close_notify for one), while the process can still send. The flusher drains at exit
+// by itself too (socket/flusher.cc); whichever comes first drains, the other returns at
+// once. Here it comes first, so the summary describes the sockets after their last flush.
 __attribute__((destructor)) void AtExit() {
-  if (AnyEmulated()) socket::Flusher::Get().Drain(GetConfig().exit_flush_budget);
+  if (AnyEmulated()) socket::Flusher::Get().DrainAtExit();
   ReportAtExit(LiveSockets());
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <vector>
 
 #include "platform/next_libc.h"
@@ -17,10 +18,41 @@ namespace ktls::socket {
 
 namespace libc = platform::libc;
 
+namespace {
+
+// Set once the flusher exists: before that there is nothing to drain at exit.
+std::atomic<Flusher*> g_flusher{nullptr};
+std::atomic<int64_t> g_exit_budget_ms{Flusher::kDefaultExitBudget.count()};
+
+// Records a program accepted must reach the kernel although the process ends: the
+// background thread that would send them vanishes with it. A destructor runs after the
+// program's atexit handlers (which may still write, a TLS close_notify for one) and
+// static destructors, while the process can still send; it runs in every copy of this
+// code (libktls.so, libktls-preload.so, programs linking ktls_core), each with its own
+// flusher.
+__attribute__((destructor)) void DrainBeforeExit() {
+  if (Flusher* flusher = g_flusher.load(std::memory_order_acquire)) flusher->DrainAtExit();
+}
+
+}  // namespace
+
 Flusher& Flusher::Get() {
   // Leaked on purpose so the thread can outlive static destruction at exit.
-  static auto* flusher = new Flusher();
+  static auto* flusher = [] {
+    auto* created = new Flusher();
+    g_flusher.store(created, std::memory_order_release);
+    return created;
+  }();
   return *flusher;
+}
+
+void Flusher::SetExitBudget(std::chrono::milliseconds budget) {
+  g_exit_budget_ms.store(budget.count(), std::memory_order_relaxed);
+}
+
+void Flusher::DrainAtExit() {
+  if (drained_at_exit_.exchange(true)) return;
+  Drain(std::chrono::milliseconds(g_exit_budget_ms.load(std::memory_order_relaxed)));
 }
 
 Flusher::Flusher() : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)) {

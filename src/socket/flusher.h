@@ -3,6 +3,7 @@
 // all, and shutdowns deferred until that queue drains.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -28,9 +29,17 @@ class Flusher {
   // it; true when nothing is left. For process exit, when the background thread is
   // about to vanish with the process and whatever it still holds would be lost.
   bool Drain(std::chrono::milliseconds budget);
+  // Drain with the exit budget, once: later calls return at once. Called at exit by this
+  // copy of the library (a destructor in flusher.cc) and by the interposer before its
+  // summary; libktls.so and libktls-preload.so each hold their own flusher and drain it.
+  void DrainAtExit();
+  // How long exit may wait for queued records (kDefaultExitBudget unless set; the
+  // interposer sets KTLS_PRELOAD_EXIT_FLUSH_MS at load). Creates no flusher.
+  static void SetExitBudget(std::chrono::milliseconds budget);
 
   // How long a closed socket's queue may take to drain before it is abandoned.
   static constexpr std::chrono::seconds kCloseDeadline{60};
+  static constexpr std::chrono::milliseconds kDefaultExitBudget{10000};
 
  private:
   Flusher();
@@ -53,6 +62,7 @@ class Flusher {
   mutable std::mutex mu_;
   std::unordered_map<int, Entry> entries_;
   bool running_ = false;
+  std::atomic<bool> drained_at_exit_{false};
 };
 
 }  // namespace ktls::socket

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -475,6 +476,13 @@ int KtlsSocket::Close() {
 bool KtlsSocket::FlushFromBackground() {
   std::lock_guard lock(tx_mu_);
   if (!tx_) return true;
+  // Closed with close(2) and the number perhaps reused: what is queued is not for
+  // whatever the number names now.
+  if (!NamesItsFile()) {
+    tx_->DiscardPending();
+    shutdown_pending_ = false;
+    return true;
+  }
   const int flushed = tx_->Flush(MSG_NOSIGNAL);
   if (flushed == EAGAIN) return false;
   if (shutdown_pending_ && flushed == 0) {
@@ -516,6 +524,27 @@ void KtlsSocket::Rebind(int fd) {
 bool KtlsSocket::HasQueuedRx() const {
   std::lock_guard lock(rx_mu_);
   return rx_ && rx_->Readable();
+}
+
+void KtlsSocket::RememberFile() {
+  struct stat st;
+  if (os_.Fstat(fd_, &st) != 0) return;
+  file_dev_.store(st.st_dev, std::memory_order_relaxed);
+  file_ino_.store(st.st_ino, std::memory_order_release);
+}
+
+bool KtlsSocket::NamesItsFile() const {
+  const uint64_t ino = file_ino_.load(std::memory_order_acquire);
+  if (ino == 0) return true;
+  struct stat st;
+  return os_.Fstat(fd_, &st) == 0 && st.st_ino == ino &&
+         st.st_dev == file_dev_.load(std::memory_order_relaxed);
+}
+
+void KtlsSocket::ForgetClosedDescriptor() {
+  std::lock_guard lock(tx_mu_);
+  if (tx_) tx_->DiscardPending();
+  shutdown_pending_ = false;
 }
 
 void KtlsSocket::ForgetAfterFork() {

@@ -73,6 +73,18 @@ class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
   // it) and close the private descriptor of a socket the parent was closing.
   void ForgetAfterFork();
 
+  // The FreeBSD API does not see close(2): a descriptor the application closes that way
+  // keeps its entry, and its number may go to another socket or file. So the API has the
+  // socket remember which file its descriptor names when it is offloaded (st_dev and
+  // st_ino); the API before each call and the flusher before each background flush ask
+  // whether it still does (one fstat). Sockets that never remembered one (the Linux ABI,
+  // whose closes the interposer sees) always do.
+  void RememberFile();
+  bool NamesItsFile() const;
+  // The descriptor was closed behind our back: drop the queued ciphertext, which can no
+  // longer be sent, and the deferred FIN, so the number is never written to again.
+  void ForgetClosedDescriptor();
+
   // --- The Linux kTLS ABI (TCP_ULP "tls", SOL_TLS options, MSG_MORE records). ---
   // setsockopt(SOL_TCP, TCP_ULP, "tls"): ENOTCONN unless established, EEXIST twice.
   int AttachUlp();
@@ -118,6 +130,9 @@ class KtlsSocket : public std::enable_shared_from_this<KtlsSocket> {
   SocketStats stats_;
 
   std::atomic<Abi> abi_{Abi::kNone};
+  // RememberFile(); inode 0 while unknown (sockfs never hands out inode 0).
+  std::atomic<uint64_t> file_dev_{0};
+  std::atomic<uint64_t> file_ino_{0};
   std::atomic<bool> ulp_attached_{false};
 
   mutable std::mutex tx_mu_;

@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -27,6 +28,8 @@ class Os {
   virtual int Setsockopt(int fd, int level, int name, const void* value, socklen_t len) = 0;
   // connect(fd, AF_UNSPEC): disconnects, sending a reset, like FreeBSD's tcp_drop.
   virtual int Disconnect(int fd) = 0;
+  // Which file `fd` names (KtlsSocket::NamesItsFile); no test needs to fake it.
+  virtual int Fstat(int fd, struct stat* st) { return ::fstat(fd, st); }
 };
 
 // The real system calls (through libc's next symbols when the interposer is loaded).
