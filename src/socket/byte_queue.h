@@ -20,6 +20,7 @@ class ByteQueue {
  public:
   size_t size() const { return tail_ - head_; }
   bool empty() const { return head_ == tail_; }
+  size_t capacity() const { return capacity_; }
   const uint8_t* data() const { return buffer_.get() + head_; }
   uint8_t* data() { return buffer_.get() + head_; }
   ConstBytes view() const { return {data(), size()}; }

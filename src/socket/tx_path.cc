@@ -198,13 +198,12 @@ TxResult TxPath::SendFile(int in_fd, off_t offset, size_t count, int send_flags,
       return result;
     }
   }
-  // Room for what this call can queue at most (the loop below stops once the queue is
-  // full, possibly one record past the limit), in one allocation of the right size.
-  const size_t room = kTxQueueLimit - std::min(pending_.size(), kTxQueueLimit);
-  const size_t burst = std::min(count, room + max_payload_);
-  if (burst > 0) {
-    const size_t records = (burst + max_payload_ - 1) / max_payload_;
-    pending_.Prepare(records * sealer_.RecordSize(std::min(burst, max_payload_)));
+  // A response that fits the queue gets one buffer of exactly its size (growth by
+  // doubling would leave a 64 KiB body in 128 KiB). Bulk streams grow as usual and keep
+  // their buffer (see Flush).
+  if (count > 0 && pending_.empty() && count <= kTxQueueLimit) {
+    const size_t records = (count + max_payload_ - 1) / max_payload_;
+    pending_.Prepare(records * sealer_.RecordSize(std::min(count, max_payload_)));
   }
   size_t done = 0;
   while (done < count) {
@@ -272,10 +271,12 @@ int TxPath::Flush(int send_flags) {
     pending_.Clear();
     return sticky_error_;
   }
-  // Everything reached the kernel: give the buffer back. A server holds thousands of
-  // connections between responses, and a kept buffer per connection was most of its
-  // memory; a busy stream rarely drains completely, so it keeps its buffer.
-  pending_.ShrinkIfIdle(0);
+  // Everything reached the kernel. A response-sized buffer goes back: a server holds
+  // thousands of connections between responses, and a kept buffer each was most of its
+  // memory. A bulk stream's large one stays: freeing and re-growing half a megabyte per
+  // sendfile call (nginx calls it per socket-buffer's worth) costs page faults that made
+  // nginx under `ktls run` ten times slower.
+  if (pending_.capacity() <= kTxReleaseBelow) pending_.ShrinkIfIdle(0);
   return 0;
 }
 

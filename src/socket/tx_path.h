@@ -25,6 +25,8 @@ namespace ktls::socket {
 // Ciphertext a socket may hold before writers must wait for the kernel (our stand-in
 // for the send buffer's high-water mark).
 inline constexpr size_t kTxQueueLimit = size_t{512} * 1024;
+// A drained send queue no larger than this is freed (see TxPath::Flush).
+inline constexpr size_t kTxReleaseBelow = size_t{128} * 1024;
 
 struct TxResult {
   size_t accepted = 0;       // plaintext bytes taken into sealed records
