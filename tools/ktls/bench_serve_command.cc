@@ -142,6 +142,19 @@ std::vector<Verdict> Targets(const bench::ServeBenchReport& report) {
   return verdicts;
 }
 
+// "1.73-3.63": the spread of the timed runs, so a reader sees how far a median can be
+// trusted (on shared machines the plaintext ceiling alone can move by 2x between runs).
+std::string RangeOf(const bench::ServerResult& server) {
+  if (server.samples.empty()) return "-";
+  double low = server.samples.front().gigabytes_per_second;
+  double high = low;
+  for (const bench::RunSample& sample : server.samples) {
+    low = std::min(low, sample.gigabytes_per_second);
+    high = std::max(high, sample.gigabytes_per_second);
+  }
+  return FormatFixed(low, 2) + "-" + FormatFixed(high, 2);
+}
+
 void PrintHuman(const bench::ServeBenchReport& report, const std::string& json_path,
                 const std::string& png_path) {
   std::printf(
@@ -154,6 +167,7 @@ void PrintHuman(const bench::ServeBenchReport& report, const std::string& json_p
   using Align = TextTable::Align;
   TextTable table({{"server"},
                    {"GB/s", Align::kRight},
+                   {"min-max", Align::kRight},
                    {"x ceiling", Align::kRight},
                    {"x nginx", Align::kRight},
                    {"server CPU-s/GiB", Align::kRight},
@@ -162,10 +176,10 @@ void PrintHuman(const bench::ServeBenchReport& report, const std::string& json_p
                    {"how"}});
   for (const bench::ServerResult& server : report.servers) {
     if (!server.ran) {
-      table.AddRow({server.name, "-", "-", "-", "-", "-", "-", "skipped: " + server.skipped});
+      table.AddRow({server.name, "-", "-", "-", "-", "-", "-", "-", "skipped: " + server.skipped});
       continue;
     }
-    table.AddRow({server.name, FormatFixed(server.gigabytes_per_second, 2),
+    table.AddRow({server.name, FormatFixed(server.gigabytes_per_second, 2), RangeOf(server),
                   Ratio(server.gigabytes_per_second, ceiling),
                   Ratio(server.gigabytes_per_second, nginx),
                   FormatFixed(server.server_cpu_seconds_per_gib, 3),
