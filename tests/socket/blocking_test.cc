@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -198,21 +199,44 @@ ReadLog ReadKtlsStream(int fd, Clock::time_point deadline, uint64_t limit = 0) {
   return log;
 }
 
+// A ktls_read stream that ended cleanly at EOF with exactly `bytes` bytes hashing to `sha`.
+void ExpectReadToEof(const ReadLog& read, uint64_t bytes, const std::string& sha) {
+  ASSERT_EQ(read.failure, "");
+  EXPECT_TRUE(read.eof);
+  EXPECT_EQ(read.bytes, bytes);
+  EXPECT_EQ(read.sha, sha);
+}
+
+// Small (64 KiB) socket buffers on both ends, so a peer that does not read soon stops
+// the writer.
+void ShrinkBuffers(const ApiPair& api) {
+  SetSmallBuffers(api.pair.client, 64 * 1024);
+  SetSmallBuffers(api.pair.server, 64 * 1024);
+}
+
+// TX offload on the client, RX offload on the server.
+void EnableClientToServer(const ApiPair& api, const TlsEnableBuilder& session) {
+  ASSERT_EQ(EnableTx(api.pair.client, session), 0);
+  ASSERT_EQ(EnableRx(api.pair.server, session), 0);
+}
+
+// Small buffers on both ends, then offload from the client to the server.
+void EnableSmallBufferedClientToServer(const ApiPair& api, const TlsEnableBuilder& session) {
+  ShrinkBuffers(api);
+  ASSERT_NO_FATAL_FAILURE(EnableClientToServer(api, session));
+}
+
 class NonBlockingTest : public ::testing::TestWithParam<FreeBsdSuite> {};
 
 // Write until EAGAIN with a peer that does not read (EAGAIN only when nothing was
 // accepted, partial writes otherwise), then let the peer read and finish the stream
 // with ktls_poll-driven writes: every byte arrives intact.
 TEST_P(NonBlockingTest, PartialWritesAndEagainThenEverythingArrives) {
-  const FreeBsdSuite& suite = GetParam();
   ApiPair api;
   const int client = api.pair.client;
   const int server = api.pair.server;
-  SetSmallBuffers(client, 64 * 1024);
-  SetSmallBuffers(server, 64 * 1024);
-  TlsEnableBuilder session(suite);
-  ASSERT_EQ(EnableTx(client, session), 0);
-  ASSERT_EQ(EnableRx(server, session), 0);
+  TlsEnableBuilder session(GetParam());
+  ASSERT_NO_FATAL_FAILURE(EnableSmallBufferedClientToServer(api, session));
   SetNonBlocking(client, true);
 
   StreamWriter writer(client, 11);
@@ -243,10 +267,7 @@ TEST_P(NonBlockingTest, PartialWritesAndEagainThenEverythingArrives) {
   EXPECT_EQ(api.CloseClient(), 0);
   reader.join();
   ASSERT_EQ(failure, "");
-  ASSERT_EQ(read.failure, "");
-  EXPECT_TRUE(read.eof);
-  EXPECT_EQ(read.bytes, writer.accepted());
-  EXPECT_EQ(read.sha, sent_sha);
+  ASSERT_NO_FATAL_FAILURE(ExpectReadToEof(read, writer.accepted(), sent_sha));
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, NonBlockingTest, ::testing::ValuesIn(RxFormats()), SuiteName);
@@ -261,11 +282,8 @@ TEST(BlockingTest, SendTimeoutReturnsAcceptedCountOrEagain) {
   ApiPair api;
   const int client = api.pair.client;
   const int server = api.pair.server;
-  SetSmallBuffers(client, 64 * 1024);
-  SetSmallBuffers(server, 64 * 1024);
   TlsEnableBuilder session(Gcm12());
-  ASSERT_EQ(EnableTx(client, session), 0);
-  ASSERT_EQ(EnableRx(server, session), 0);
+  ASSERT_NO_FATAL_FAILURE(EnableSmallBufferedClientToServer(api, session));
   SetSocketTimeouts(client, 0, 300);
 
   StreamWriter writer(client, 12);
@@ -291,28 +309,33 @@ TEST(BlockingTest, SendTimeoutReturnsAcceptedCountOrEagain) {
   const std::string sent_sha = writer.Finish();
   EXPECT_EQ(api.CloseClient(), 0);
   const ReadLog read = ReadKtlsStream(server, Clock::now() + kDeadline);
-  ASSERT_EQ(read.failure, "");
-  EXPECT_TRUE(read.eof);
-  EXPECT_EQ(read.bytes, writer.accepted());
-  EXPECT_EQ(read.sha, sent_sha);
+  ASSERT_NO_FATAL_FAILURE(ExpectReadToEof(read, writer.accepted(), sent_sha));
 }
 
 class PollTest : public ::testing::TestWithParam<FreeBsdSuite> {};
 
-int PollIn(int fd, int timeout_ms, short* revents = nullptr) {
-  struct pollfd pfd = {fd, POLLIN, 0};
+// One ktls_poll of `fd` for `events`; what it returned, and the revents if asked for.
+int PollFor(int fd, short events, int timeout_ms, short* revents) {
+  struct pollfd pfd = {fd, events, 0};
   const int n = ktls_poll(&pfd, 1, timeout_ms);
   if (revents != nullptr) *revents = pfd.revents;
   return n;
 }
 
+int PollIn(int fd, int timeout_ms, short* revents = nullptr) {
+  return PollFor(fd, POLLIN, timeout_ms, revents);
+}
+
+int PollOut(int fd, int timeout_ms, short* revents = nullptr) {
+  return PollFor(fd, POLLOUT, timeout_ms, revents);
+}
+
 // ktls_poll never reports POLLIN while only part of a record has arrived.
 TEST_P(PollTest, NoPollinOnPartialRecord) {
-  const FreeBsdSuite& suite = GetParam();
   ApiPair api;
   const int client = api.pair.client;
   const int server = api.pair.server;
-  TlsEnableBuilder session(suite);
+  TlsEnableBuilder session(GetParam());
   ASSERT_EQ(EnableRx(server, session), 0);
   ByteStream bytes(13);
   const std::vector<uint8_t> payload = bytes.Take(1000);
@@ -367,24 +390,14 @@ TEST_P(PollTest, NoPollinOnPartialRecord) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, PollTest, ::testing::ValuesIn(RxFormats()), SuiteName);
 
-int PollOut(int fd, int timeout_ms, short* revents = nullptr) {
-  struct pollfd pfd = {fd, POLLOUT, 0};
-  const int n = ktls_poll(&pfd, 1, timeout_ms);
-  if (revents != nullptr) *revents = pfd.revents;
-  return n;
-}
-
 // POLLOUT: reported while the socket can take bytes, not while it cannot, and again
 // once the peer drains it.
 TEST(PollOutTest, WritableFullThenWritableAgain) {
   ApiPair api;
   const int client = api.pair.client;
   const int server = api.pair.server;
-  SetSmallBuffers(client, 64 * 1024);
-  SetSmallBuffers(server, 64 * 1024);
   TlsEnableBuilder session(Gcm12());
-  ASSERT_EQ(EnableTx(client, session), 0);
-  ASSERT_EQ(EnableRx(server, session), 0);
+  ASSERT_NO_FATAL_FAILURE(EnableSmallBufferedClientToServer(api, session));
   SetNonBlocking(client, true);
   short revents = 0;
   ASSERT_EQ(PollOut(client, 0, &revents), 1);
@@ -455,8 +468,7 @@ TEST(EpollTest, EdgeTriggeredReadUntilEagain) {
   const int client = api.pair.client;
   const int server = api.pair.server;
   TlsEnableBuilder session(AesGcmSuites()[3]);
-  ASSERT_EQ(EnableTx(client, session), 0);
-  ASSERT_EQ(EnableRx(server, session), 0);
+  ASSERT_NO_FATAL_FAILURE(EnableClientToServer(api, session));
   SetNonBlocking(server, true);
   const int epfd = epoll_create1(EPOLL_CLOEXEC);
   ASSERT_GE(epfd, 0);
@@ -549,125 +561,111 @@ StreamCheck ReadReference(int fd, const TlsEnableBuilder& session, uint64_t limi
   return check;
 }
 
-class PendingTest : public ::testing::TestWithParam<FreeBsdSuite> {};
+// The record stream ended cleanly after exactly `bytes` payload bytes hashing to `sha`,
+// its last record numbered `sequence` - 1.
+void ExpectStreamToEnd(const StreamCheck& check, uint64_t bytes, const std::string& sha,
+                       uint64_t sequence) {
+  ASSERT_EQ(check.failure, "");
+  EXPECT_TRUE(check.ended);
+  EXPECT_EQ(check.payload_bytes, bytes);
+  EXPECT_EQ(check.payload_sha, sha);
+  EXPECT_EQ(check.next_sequence, sequence);
+}
+
+// Shrinks the buffers, enables TX on the client and writes it non-blocking until
+// ciphertext is stuck in the queue (the peer does not read).
+void FillClientQueue(const ApiPair& api, const TlsEnableBuilder& session, StreamWriter& writer) {
+  ShrinkBuffers(api);
+  ASSERT_EQ(EnableTx(api.pair.client, session), 0);
+  SetNonBlocking(api.pair.client, true);
+  ASSERT_EQ(WriteUntilStuck(writer, api.pair.client, 256 * 1024).failure, "");
+}
+
+// Each case starts with ciphertext queued on a non-blocking client whose peer does not read.
+class PendingTest : public ::testing::TestWithParam<FreeBsdSuite> {
+ protected:
+  // Fills the client's queue from the stream seeded with `seed`, noting the next
+  // sequence number and the hash of what was accepted.
+  void FillQueue(uint64_t seed) {
+    writer_.emplace(client_, seed);
+    ASSERT_NO_FATAL_FAILURE(FillClientQueue(api_, session_, *writer_));
+    sequence_ = Socket(client_)->tx_sequence();
+    sent_sha_ = writer_->Finish();
+  }
+
+  ApiPair api_;
+  const int client_ = api_.pair.client;
+  TlsEnableBuilder session_{GetParam()};
+  std::optional<StreamWriter> writer_;
+  uint64_t sequence_ = 0;
+  std::string sent_sha_;
+};
 
 // ktls_close right after a non-blocking write left ciphertext queued: the descriptor is
 // free at once, and the peer still receives every record, then EOF.
 TEST_P(PendingTest, CloseWithQueuedCiphertextDeliversEverythingThenEof) {
-  ApiPair api;
-  const int client = api.pair.client;
-  SetSmallBuffers(client, 64 * 1024);
-  SetSmallBuffers(api.pair.server, 64 * 1024);
-  TlsEnableBuilder session(GetParam());
-  ASSERT_EQ(EnableTx(client, session), 0);
-  SetNonBlocking(client, true);
-  StreamWriter writer(client, 17);
-  ASSERT_EQ(WriteUntilStuck(writer, client, 256 * 1024).failure, "");
-  ASSERT_TRUE(Socket(client)->has_pending_tx());
-  const uint64_t sequence = Socket(client)->tx_sequence();
-  const std::string sent_sha = writer.Finish();
+  ASSERT_NO_FATAL_FAILURE(FillQueue(17));
+  ASSERT_TRUE(Socket(client_)->has_pending_tx());
 
   const auto start = Clock::now();
-  EXPECT_EQ(api.CloseClient(), 0);
+  EXPECT_EQ(api_.CloseClient(), 0);
   EXPECT_LT(Clock::now() - start, 1s) << "close waited for the peer";
-  EXPECT_EQ(fcntl(client, F_GETFD), -1) << "descriptor still open after ktls_close";
+  EXPECT_EQ(fcntl(client_, F_GETFD), -1) << "descriptor still open after ktls_close";
 
-  const StreamCheck check = ReadReference(api.pair.server, session);
-  ASSERT_EQ(check.failure, "");
-  EXPECT_TRUE(check.ended);
-  EXPECT_EQ(check.payload_bytes, writer.accepted());
-  EXPECT_EQ(check.payload_sha, sent_sha);
-  EXPECT_EQ(check.next_sequence, sequence);
+  const StreamCheck check = ReadReference(api_.pair.server, session_);
+  ASSERT_NO_FATAL_FAILURE(ExpectStreamToEnd(check, writer_->accepted(), sent_sha_, sequence_));
 }
 
 // shutdown(SHUT_WR) with ciphertext queued: returns at once, later writes fail with
 // EPIPE, the FIN follows the last record, and the other direction stays open.
 TEST_P(PendingTest, ShutdownWriteWithQueuedCiphertextFinAfterLastRecord) {
-  ApiPair api;
-  const int client = api.pair.client;
-  SetSmallBuffers(client, 64 * 1024);
-  SetSmallBuffers(api.pair.server, 64 * 1024);
-  TlsEnableBuilder session(GetParam());
-  ASSERT_EQ(EnableTx(client, session), 0);
-  SetNonBlocking(client, true);
-  StreamWriter writer(client, 18);
-  ASSERT_EQ(WriteUntilStuck(writer, client, 256 * 1024).failure, "");
-  ASSERT_TRUE(Socket(client)->has_pending_tx());
-  const uint64_t sequence = Socket(client)->tx_sequence();
-  const std::string sent_sha = writer.Finish();
+  ASSERT_NO_FATAL_FAILURE(FillQueue(18));
+  ASSERT_TRUE(Socket(client_)->has_pending_tx());
 
   const auto start = Clock::now();
-  EXPECT_EQ(ktls_shutdown(client, SHUT_WR), 0);
+  EXPECT_EQ(ktls_shutdown(client_, SHUT_WR), 0);
   EXPECT_LT(Clock::now() - start, 1s) << "non-blocking shutdown waited";
   uint8_t byte = 0;
-  EXPECT_EQ(ktls_send(client, &byte, 1, MSG_NOSIGNAL), -1) << "write accepted after SHUT_WR";
+  EXPECT_EQ(ktls_send(client_, &byte, 1, MSG_NOSIGNAL), -1) << "write accepted after SHUT_WR";
   EXPECT_EQ(errno, EPIPE);
-  EXPECT_EQ(Socket(client)->tx_sequence(), sequence) << "record sealed after SHUT_WR";
+  EXPECT_EQ(Socket(client_)->tx_sequence(), sequence_) << "record sealed after SHUT_WR";
 
-  const StreamCheck check = ReadReference(api.pair.server, session);
-  ASSERT_EQ(check.failure, "");
-  EXPECT_TRUE(check.ended);
-  EXPECT_EQ(check.payload_bytes, writer.accepted());
-  EXPECT_EQ(check.payload_sha, sent_sha);
-  EXPECT_EQ(check.next_sequence, sequence);
+  const StreamCheck check = ReadReference(api_.pair.server, session_);
+  ASSERT_NO_FATAL_FAILURE(ExpectStreamToEnd(check, writer_->accepted(), sent_sha_, sequence_));
   // Half-close: the client still reads what the server sends.
   const char reply[] = "still open";
-  ASSERT_TRUE(WriteAll(api.pair.server, reinterpret_cast<const uint8_t*>(reply), sizeof(reply)));
+  ASSERT_TRUE(WriteAll(api_.pair.server, reinterpret_cast<const uint8_t*>(reply), sizeof(reply)));
   uint8_t got[sizeof(reply)];
-  SetNonBlocking(client, false);
-  ASSERT_TRUE(ReadExactly(client, got, sizeof(got)));
+  SetNonBlocking(client_, false);
+  ASSERT_TRUE(ReadExactly(client_, got, sizeof(got)));
   EXPECT_EQ(std::memcmp(got, reply, sizeof(reply)), 0);
 }
 
 // The blocking form waits until the queue is on its way, then sends the FIN.
 TEST_P(PendingTest, BlockingShutdownWriteWaitsForQueue) {
-  ApiPair api;
-  const int client = api.pair.client;
-  SetSmallBuffers(client, 64 * 1024);
-  SetSmallBuffers(api.pair.server, 64 * 1024);
-  TlsEnableBuilder session(GetParam());
-  ASSERT_EQ(EnableTx(client, session), 0);
-  SetNonBlocking(client, true);
-  StreamWriter writer(client, 19);
-  ASSERT_EQ(WriteUntilStuck(writer, client, 256 * 1024).failure, "");
-  const uint64_t sequence = Socket(client)->tx_sequence();
-  const std::string sent_sha = writer.Finish();
-  SetNonBlocking(client, false);
+  ASSERT_NO_FATAL_FAILURE(FillQueue(19));
+  SetNonBlocking(client_, false);
 
   StreamCheck check;
-  std::thread reader([&] { check = ReadReference(api.pair.server, session); });
-  EXPECT_EQ(ktls_shutdown(client, SHUT_WR), 0);
-  EXPECT_FALSE(Socket(client)->has_pending_tx());
+  std::thread reader([&] { check = ReadReference(api_.pair.server, session_); });
+  EXPECT_EQ(ktls_shutdown(client_, SHUT_WR), 0);
+  EXPECT_FALSE(Socket(client_)->has_pending_tx());
   reader.join();
-  ASSERT_EQ(check.failure, "");
-  EXPECT_TRUE(check.ended);
-  EXPECT_EQ(check.payload_bytes, writer.accepted());
-  EXPECT_EQ(check.payload_sha, sent_sha);
-  EXPECT_EQ(check.next_sequence, sequence);
+  ASSERT_NO_FATAL_FAILURE(ExpectStreamToEnd(check, writer_->accepted(), sent_sha_, sequence_));
 }
 
 // The application stops calling ktls_ after a non-blocking write: the flusher delivers
 // the queued records as the peer reads.
 TEST_P(PendingTest, FlusherFinishesWhenTheWriterStops) {
-  ApiPair api;
-  const int client = api.pair.client;
-  SetSmallBuffers(client, 64 * 1024);
-  SetSmallBuffers(api.pair.server, 64 * 1024);
-  TlsEnableBuilder session(GetParam());
-  ASSERT_EQ(EnableTx(client, session), 0);
-  SetNonBlocking(client, true);
-  StreamWriter writer(client, 20);
-  ASSERT_EQ(WriteUntilStuck(writer, client, 256 * 1024).failure, "");
-  ASSERT_TRUE(Socket(client)->has_pending_tx());
-  const uint64_t sequence = Socket(client)->tx_sequence();
-  const std::string sent_sha = writer.Finish();
+  ASSERT_NO_FATAL_FAILURE(FillQueue(20));
+  ASSERT_TRUE(Socket(client_)->has_pending_tx());
 
-  const StreamCheck check = ReadReference(api.pair.server, session, writer.accepted());
+  const StreamCheck check = ReadReference(api_.pair.server, session_, writer_->accepted());
   ASSERT_EQ(check.failure, "");
-  EXPECT_EQ(check.payload_bytes, writer.accepted());
-  EXPECT_EQ(check.payload_sha, sent_sha);
-  EXPECT_EQ(check.next_sequence, sequence);
-  EXPECT_FALSE(Socket(client)->has_pending_tx());
+  EXPECT_EQ(check.payload_bytes, writer_->accepted());
+  EXPECT_EQ(check.payload_sha, sent_sha_);
+  EXPECT_EQ(check.next_sequence, sequence_);
+  EXPECT_FALSE(Socket(client_)->has_pending_tx());
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSuites, PendingTest, ::testing::ValuesIn(AllValidSuites()), SuiteName);
@@ -677,13 +675,9 @@ INSTANTIATE_TEST_SUITE_P(AllSuites, PendingTest, ::testing::ValuesIn(AllValidSui
 TEST(NonBlockingControlTest, RecordTypeSendIsAllOrNothing) {
   ApiPair api;
   const int client = api.pair.client;
-  SetSmallBuffers(client, 64 * 1024);
-  SetSmallBuffers(api.pair.server, 64 * 1024);
   TlsEnableBuilder session(Gcm12());
-  ASSERT_EQ(EnableTx(client, session), 0);
-  SetNonBlocking(client, true);
   StreamWriter writer(client, 21);
-  ASSERT_EQ(WriteUntilStuck(writer, client, 256 * 1024).failure, "");
+  ASSERT_NO_FATAL_FAILURE(FillClientQueue(api, session, writer));
   const std::string sent_sha = writer.Finish();
 
   const std::vector<uint8_t> handshake = ByteStream(22).Take(200000);
@@ -750,11 +744,8 @@ TEST(NonBlockingControlTest, RecordTypeSendIsAllOrNothing) {
 TEST(NonBlockingSendfileTest, PartialThenComplete) {
   ApiPair api;
   const int client = api.pair.client;
-  SetSmallBuffers(client, 64 * 1024);
-  SetSmallBuffers(api.pair.server, 64 * 1024);
   TlsEnableBuilder session(AesCbcNonZeroSuites()[3]);
-  ASSERT_EQ(EnableTx(client, session), 0);
-  ASSERT_EQ(EnableRx(api.pair.server, session), 0);
+  ASSERT_NO_FATAL_FAILURE(EnableSmallBufferedClientToServer(api, session));
   SetNonBlocking(client, true);
   const std::vector<uint8_t> data = ByteStream(23).Take(6 * 1024 * 1024 + 777);
   char path[] = "/tmp/ktls-sendfile-XXXXXX";
@@ -799,10 +790,7 @@ TEST(NonBlockingSendfileTest, PartialThenComplete) {
   close(file);
   EXPECT_EQ(api.CloseClient(), 0);
   reader.join();
-  ASSERT_EQ(read.failure, "");
-  EXPECT_TRUE(read.eof);
-  EXPECT_EQ(read.bytes, data.size());
-  EXPECT_EQ(read.sha, Sha256Hex(data));
+  ASSERT_NO_FATAL_FAILURE(ExpectReadToEof(read, data.size(), Sha256Hex(data)));
 }
 
 }  // namespace

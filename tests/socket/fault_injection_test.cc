@@ -156,6 +156,33 @@ ReaderResult ReadReferenceStream(int fd, const TlsEnableBuilder& session,
   return result;
 }
 
+// A TcpPair whose client has our TX on a hostile FaultyOs that captures what it sends;
+// the peer reads the raw stream.
+struct HostileTxPair {
+  HostileTxPair(const FreeBsdSuite& suite, uint64_t seed)
+      : os(LeakedFaultyOs(HostilePlan(seed))), session(suite) {
+    SetSocketTimeouts(pair.client, kSocketTimeoutMs, kSocketTimeoutMs);
+    os.set_capture(true);
+    client = TxSocket(pair.client, os, session);
+  }
+
+  // Opens the peer's raw stream with the reference until EOF (shutting the peer down to
+  // unblock the writer if it ends early), then joins the writer.
+  ReaderResult ReadStreamThenJoin(std::thread& writer) {
+    const ReaderResult read =
+        ReadReferenceStream(pair.server, session, DeadlineIn(kStreamDeadline));
+    if (!read.ended) shutdown(pair.server, SHUT_RDWR);
+    writer.join();
+    pair.Release(pair.client);
+    return read;
+  }
+
+  TcpPair pair;
+  FaultyOs& os;
+  TlsEnableBuilder session;
+  std::shared_ptr<KtlsSocket> client;
+};
+
 class FaultSuiteTest : public ::testing::TestWithParam<FreeBsdSuite> {};
 
 std::string SuiteName(const ::testing::TestParamInfo<FreeBsdSuite>& info) {
@@ -174,23 +201,15 @@ TEST_P(FaultSuiteTest, TransmitUnderFaultsIsWholeOrderedAndExactlyOnce) {
   const FreeBsdSuite& suite = GetParam();
   const uint64_t seed = SeedFor("tx-" + suite.name);
   SCOPED_TRACE("KTLS_FAULT_SEED base " + std::to_string(BaseSeed()));
-  TcpPair pair;
-  SetSocketTimeouts(pair.client, kSocketTimeoutMs, kSocketTimeoutMs);
-  FaultyOs& os = LeakedFaultyOs(HostilePlan(seed));
-  os.set_capture(true);
-  TlsEnableBuilder session(suite);
-  std::shared_ptr<KtlsSocket> client = TxSocket(pair.client, os, session);
-  ASSERT_NE(client, nullptr);
+  HostileTxPair tx(suite, seed);
+  ASSERT_NE(tx.client, nullptr);
   const std::vector<uint8_t> data = MakeData(seed, kStreamBytes);
 
   WriterResult written;
-  std::thread writer([&] { written = WriteAllThenClose(*client, data, seed + 1, 256 * 1024); });
-  const ReaderResult read = ReadReferenceStream(pair.server, session, DeadlineIn(kStreamDeadline));
-  if (!read.ended) shutdown(pair.server, SHUT_RDWR);  // unblock the writer
-  writer.join();
-  pair.Release(pair.client);
+  std::thread writer([&] { written = WriteAllThenClose(*tx.client, data, seed + 1, 256 * 1024); });
+  const ReaderResult read = tx.ReadStreamThenJoin(writer);
 
-  ASSERT_EQ(read.error, "") << os.counts().ToString();
+  ASSERT_EQ(read.error, "") << tx.os.counts().ToString();
   EXPECT_TRUE(read.ended);
   EXPECT_EQ(written.error, 0);
   EXPECT_EQ(written.close_result, 0);
@@ -198,17 +217,17 @@ TEST_P(FaultSuiteTest, TransmitUnderFaultsIsWholeOrderedAndExactlyOnce) {
   EXPECT_EQ(read.payload_bytes, data.size());
   EXPECT_EQ(read.payload_sha, Sha256Hex(data));
   // Sequence numbers: one per record, consecutive from rec_seq, none skipped.
-  EXPECT_EQ(read.next_sequence, client->tx_sequence());
-  EXPECT_EQ(read.records, client->tx_sequence() - session.sequence());
+  EXPECT_EQ(read.next_sequence, tx.client->tx_sequence());
+  EXPECT_EQ(read.records, tx.client->tx_sequence() - tx.session.sequence());
   // What sendmsg handed the kernel is exactly what the peer read: no byte twice.
-  const std::vector<uint8_t> wire = os.TakeCapture();
+  const std::vector<uint8_t> wire = tx.os.TakeCapture();
   EXPECT_EQ(wire.size(), read.wire_bytes);
   EXPECT_EQ(Sha256Hex(wire), read.wire_sha);
   EXPECT_FALSE(Contains(wire, MarkerBytes())) << "plaintext marker on the wire";
   // The faults really happened.
-  EXPECT_GT(os.counts().short_sends.load(), 0u);
-  EXPECT_GT(os.counts().send_eagains.load(), 0u);
-  EXPECT_GT(os.counts().send_eintrs.load(), 0u);
+  EXPECT_GT(tx.os.counts().short_sends.load(), 0u);
+  EXPECT_GT(tx.os.counts().send_eagains.load(), 0u);
+  EXPECT_GT(tx.os.counts().send_eintrs.load(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSuites, FaultSuiteTest, ::testing::ValuesIn(AllValidSuites()),
@@ -337,13 +356,8 @@ TEST_P(FaultSendfileTest, SendfileUnderFaults) {
   const FreeBsdSuite& suite = GetParam();
   const uint64_t seed = SeedFor("sendfile-" + suite.name);
   SCOPED_TRACE("KTLS_FAULT_SEED base " + std::to_string(BaseSeed()));
-  TcpPair pair;
-  SetSocketTimeouts(pair.client, kSocketTimeoutMs, kSocketTimeoutMs);
-  FaultyOs& os = LeakedFaultyOs(HostilePlan(seed));
-  os.set_capture(true);
-  TlsEnableBuilder session(suite);
-  std::shared_ptr<KtlsSocket> client = TxSocket(pair.client, os, session);
-  ASSERT_NE(client, nullptr);
+  HostileTxPair tx(suite, seed);
+  ASSERT_NE(tx.client, nullptr);
   const std::vector<uint8_t> data = MakeData(seed, 2 * 1024 * 1024 + 12345);
   TempFile file(data);
   ASSERT_GE(file.fd(), 0);
@@ -355,7 +369,7 @@ TEST_P(FaultSendfileTest, SendfileUnderFaults) {
     while (static_cast<size_t>(offset) < data.size() && writer_error.empty()) {
       const size_t want = sizes.Uniform(1, 300 * 1024);
       const off_t before = offset;
-      const ssize_t n = client->SendFile(file.fd(), &offset, want);
+      const ssize_t n = tx.client->SendFile(file.fd(), &offset, want);
       if (n <= 0) {
         writer_error = "SendFile returned " + std::to_string(n);
       } else if (offset != before + n) {
@@ -369,23 +383,20 @@ TEST_P(FaultSendfileTest, SendfileUnderFaults) {
       // The file position is untouched by the offset form (it stayed where write left it).
       writer_error += " file position moved";
     }
-    client->Close();
+    tx.client->Close();
   });
-  const ReaderResult read = ReadReferenceStream(pair.server, session, DeadlineIn(kStreamDeadline));
-  if (!read.ended) shutdown(pair.server, SHUT_RDWR);
-  writer.join();
-  pair.Release(pair.client);
+  const ReaderResult read = tx.ReadStreamThenJoin(writer);
 
-  ASSERT_EQ(read.error, "") << os.counts().ToString();
+  ASSERT_EQ(read.error, "") << tx.os.counts().ToString();
   EXPECT_EQ(writer_error, "");
   EXPECT_EQ(read.payload_bytes, data.size());
   EXPECT_EQ(read.payload_sha, Sha256Hex(data));
-  EXPECT_EQ(read.records, client->tx_sequence() - session.sequence());
-  const std::vector<uint8_t> wire = os.TakeCapture();
+  EXPECT_EQ(read.records, tx.client->tx_sequence() - tx.session.sequence());
+  const std::vector<uint8_t> wire = tx.os.TakeCapture();
   EXPECT_EQ(Sha256Hex(wire), read.wire_sha);
   EXPECT_FALSE(Contains(wire, MarkerBytes())) << "plaintext marker on the wire";
-  EXPECT_GT(os.counts().short_preads.load(), 0u);
-  EXPECT_GT(os.counts().pread_eintrs.load(), 0u);
+  EXPECT_GT(tx.os.counts().short_preads.load(), 0u);
+  EXPECT_GT(tx.os.counts().pread_eintrs.load(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSuites, FaultSendfileTest, ::testing::ValuesIn(AllValidSuites()),

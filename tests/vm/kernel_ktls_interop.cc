@@ -250,6 +250,24 @@ std::string KernelInstall(int fd, int direction, const Session& session) {
   return "";
 }
 
+// Our engine's side: TCP_TXTLS_ENABLE or TCP_RXTLS_ENABLE.
+std::string EngineInstall(int fd, int option, const Session& session) {
+  const struct tls_enable en = session.FreeBsd();
+  if (ktls_setsockopt(fd, IPPROTO_TCP, option, &en, sizeof(en)) != 0) {
+    return ErrnoText(option == TCP_TXTLS_ENABLE ? "TCP_TXTLS_ENABLE" : "TCP_RXTLS_ENABLE");
+  }
+  return "";
+}
+
+// A connected pair with the kernel's `kernel_direction` (TLS_TX or TLS_RX) on `b` and our
+// engine's other direction on `a`.
+std::string InstallBoth(const Pair& pair, int kernel_direction, const Session& session) {
+  if (!pair.error.empty()) return pair.error;
+  if (std::string e = KernelInstall(pair.b, kernel_direction, session); !e.empty()) return e;
+  return EngineInstall(pair.a, kernel_direction == TLS_RX ? TCP_TXTLS_ENABLE : TCP_RXTLS_ENABLE,
+                       session);
+}
+
 // The kernel's next sequence number for `direction` (getsockopt readback).
 uint64_t KernelRecSeq(int fd, int direction, const Session& session) {
   Bytes info = session.Linux();
@@ -258,17 +276,23 @@ uint64_t KernelRecSeq(int fd, int direction, const Session& session) {
   return LoadBe64(info.data() + info.size() - 8);
 }
 
+// A msghdr for the one buffer `iov`, with `control` for the cmsgs.
+struct msghdr OneBufferMsg(struct iovec& iov, void* control, size_t control_len) {
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = control_len;
+  return msg;
+}
+
 // Reads what the kernel's TLS_RX decrypted until `total` bytes arrived.
 std::string KernelReceive(int fd, size_t total, Stream& got) {
   Bytes buffer(65536);
   while (TotalBytes(got) < total) {
     struct iovec iov = {buffer.data(), buffer.size()};
     alignas(struct cmsghdr) unsigned char control[CMSG_SPACE(1)] = {};
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
+    struct msghdr msg = OneBufferMsg(iov, control, sizeof(control));
     const ssize_t n = recvmsg(fd, &msg, 0);
     if (n < 0) return ErrnoText("kernel recvmsg");
     if (n == 0) return "kernel recvmsg: end of stream after " + std::to_string(TotalBytes(got));
@@ -288,11 +312,7 @@ std::string EngineReceive(int fd, size_t total, Stream& got) {
   while (TotalBytes(got) < total) {
     struct iovec iov = {buffer.data(), buffer.size()};
     alignas(struct cmsghdr) unsigned char control[CMSG_SPACE(sizeof(struct tls_get_record))] = {};
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
+    struct msghdr msg = OneBufferMsg(iov, control, sizeof(control));
     const ssize_t n = ktls_recvmsg(fd, &msg, 0);
     if (n < 0) return ErrnoText("ktls_recvmsg");
     if (n == 0 && msg.msg_controllen == 0) {
@@ -321,11 +341,7 @@ std::string EngineSend(int fd, uint8_t type, const Bytes& data) {
     } else {
       struct iovec iov = {const_cast<uint8_t*>(data.data()), data.size()};
       alignas(struct cmsghdr) unsigned char control[CMSG_SPACE(1)] = {};
-      struct msghdr msg = {};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof(control);
+      struct msghdr msg = OneBufferMsg(iov, control, sizeof(control));
       struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
       c->cmsg_level = IPPROTO_TCP;
       c->cmsg_type = TLS_SET_RECORD_TYPE;
@@ -378,6 +394,24 @@ std::string KernelSend(int fd, uint8_t type, const Bytes& data) {
     const ssize_t n = sendmsg(fd, &msg, 0);
     if (n < 0) return ErrnoText("kernel sendmsg");
     done += static_cast<size_t>(n);
+  }
+  return "";
+}
+
+// Sends every run of `runs` with `send` (EngineSend or KernelSend); the first error.
+std::string SendRuns(int fd, const Stream& runs,
+                     std::string (*send)(int fd, uint8_t type, const Bytes& data)) {
+  for (const auto& run : runs) {
+    if (std::string e = send(fd, run.first, run.second); !e.empty()) return e;
+  }
+  return "";
+}
+
+// TCP_TXTLS_MODE=IFNET: the kernel takes over sealing.
+std::string SwitchToIfnet(int fd) {
+  const int ifnet = TCP_TLS_MODE_IFNET;
+  if (ktls_setsockopt(fd, IPPROTO_TCP, TCP_TXTLS_MODE, &ifnet, sizeof(ifnet)) != 0) {
+    return ErrnoText("TCP_TXTLS_MODE=IFNET");
   }
   return "";
 }
@@ -443,73 +477,56 @@ std::string Failure(const std::string& send_error, const std::string& receive_er
   return "send: " + send_error + "; receive: " + receive_error;
 }
 
+// Reads `want` with `receive` (KernelReceive or EngineReceive) on `receiver`, one of the
+// pair's ends, then joins the sender: either side's failure, else how the stream read
+// differs from `want`.
+std::string ReceiveAndCompare(Pair& pair, int& receiver,
+                              std::string (*receive)(int fd, size_t total, Stream& got),
+                              const Stream& want, std::thread& sender,
+                              const std::string& send_error) {
+  Stream got;
+  const std::string receive_error = receive(receiver, TotalBytes(want), got);
+  pair.ResetIf(receive_error, receiver);
+  sender.join();
+  if (std::string e = Failure(send_error, receive_error); !e.empty()) return e;
+  return Compare(want, got);
+}
+
 // (a) Records sealed by our engine, opened by the kernel.
 std::string OursToKernel(const Suite& suite, bool tls13) {
   const Session session = Session::Make(suite, tls13);
   Pair pair(0);
-  if (!pair.error.empty()) return pair.error;
-  if (std::string e = KernelInstall(pair.b, TLS_RX, session); !e.empty()) return e;
-  const struct tls_enable en = session.FreeBsd();
-  if (ktls_setsockopt(pair.a, IPPROTO_TCP, TCP_TXTLS_ENABLE, &en, sizeof(en)) != 0) {
-    return ErrnoText("TCP_TXTLS_ENABLE");
-  }
+  if (std::string e = InstallBoth(pair, TLS_RX, session); !e.empty()) return e;
   if (TxMode(pair.a) != TCP_TLS_MODE_SW) return "mode is not SW after enable";
   const Stream script = Script();
   const Bytes file = RandomBytes(50000);
   std::string send_error;
   std::thread sender = StartSender(pair.a, send_error, [&]() -> std::string {
-    for (const auto& run : script) {
-      if (std::string e = EngineSend(pair.a, run.first, run.second); !e.empty()) return e;
-    }
+    if (std::string e = SendRuns(pair.a, script, EngineSend); !e.empty()) return e;
     return EngineSendFile(pair.a, file);
   });
   Stream want = Merged(script);
   Append(want, kData, file.data(), file.size());
-  Stream got;
-  const std::string receive_error = KernelReceive(pair.b, TotalBytes(want), got);
-  pair.ResetIf(receive_error, pair.b);
-  sender.join();
-  if (std::string e = Failure(send_error, receive_error); !e.empty()) return e;
-  return Compare(want, got);
+  return ReceiveAndCompare(pair, pair.b, KernelReceive, want, sender, send_error);
 }
 
 // (b) Records sealed by the kernel, opened by our engine.
 std::string KernelToOurs(const Suite& suite, bool tls13) {
   const Session session = Session::Make(suite, tls13);
   Pair pair(0);
-  if (!pair.error.empty()) return pair.error;
-  if (std::string e = KernelInstall(pair.b, TLS_TX, session); !e.empty()) return e;
-  const struct tls_enable en = session.FreeBsd();
-  if (ktls_setsockopt(pair.a, IPPROTO_TCP, TCP_RXTLS_ENABLE, &en, sizeof(en)) != 0) {
-    return ErrnoText("TCP_RXTLS_ENABLE");
-  }
+  if (std::string e = InstallBoth(pair, TLS_TX, session); !e.empty()) return e;
   const Stream script = Script();
   std::string send_error;
-  std::thread sender = StartSender(pair.b, send_error, [&]() -> std::string {
-    for (const auto& run : script) {
-      if (std::string e = KernelSend(pair.b, run.first, run.second); !e.empty()) return e;
-    }
-    return "";
-  });
-  const Stream want = Merged(script);
-  Stream got;
-  const std::string receive_error = EngineReceive(pair.a, TotalBytes(want), got);
-  pair.ResetIf(receive_error, pair.a);
-  sender.join();
-  if (std::string e = Failure(send_error, receive_error); !e.empty()) return e;
-  return Compare(want, got);
+  std::thread sender = StartSender(
+      pair.b, send_error, [&]() -> std::string { return SendRuns(pair.b, script, KernelSend); });
+  return ReceiveAndCompare(pair, pair.a, EngineReceive, Merged(script), sender, send_error);
 }
 
 // (c) SW records, the switch to IFNET while records are still queued, kernel records.
 std::string IfnetSwitch(const Suite& suite, bool tls13) {
   const Session session = Session::Make(suite, tls13);
   Pair pair(4096);
-  if (!pair.error.empty()) return pair.error;
-  if (std::string e = KernelInstall(pair.b, TLS_RX, session); !e.empty()) return e;
-  const struct tls_enable en = session.FreeBsd();
-  if (ktls_setsockopt(pair.a, IPPROTO_TCP, TCP_TXTLS_ENABLE, &en, sizeof(en)) != 0) {
-    return ErrnoText("TCP_TXTLS_ENABLE");
-  }
+  if (std::string e = InstallBoth(pair, TLS_RX, session); !e.empty()) return e;
   const uint64_t switches = Counter("kern.ipc.tls.stats.switch_to_ifnet");
   const uint64_t failures = Counter("kern.ipc.tls.stats.switch_failed");
   const uint64_t active = Counter(ModeCounterName(suite));
@@ -518,15 +535,10 @@ std::string IfnetSwitch(const Suite& suite, bool tls13) {
   const Bytes file = RandomBytes(50000);
   std::string send_error;
   std::thread sender = StartSender(pair.a, send_error, [&]() -> std::string {
-    for (const auto& run : before) {
-      if (std::string e = EngineSend(pair.a, run.first, run.second); !e.empty()) return e;
-    }
+    if (std::string e = SendRuns(pair.a, before, EngineSend); !e.empty()) return e;
     // The receiver is still asleep: sealed records are queued, and the switch must
     // put every one of them ahead of the kernel's first.
-    const int ifnet = TCP_TLS_MODE_IFNET;
-    if (ktls_setsockopt(pair.a, IPPROTO_TCP, TCP_TXTLS_MODE, &ifnet, sizeof(ifnet)) != 0) {
-      return ErrnoText("TCP_TXTLS_MODE=IFNET");
-    }
+    if (std::string e = SwitchToIfnet(pair.a); !e.empty()) return e;
     if (TxMode(pair.a) != TCP_TLS_MODE_IFNET) {
       return "mode is not IFNET after the switch";
     }
@@ -554,12 +566,10 @@ std::string IfnetSwitch(const Suite& suite, bool tls13) {
   Stream want = Merged(before);
   for (const auto& run : after) Append(want, run.first, run.second.data(), run.second.size());
   Append(want, kData, file.data(), file.size());
-  Stream got;
-  const std::string receive_error = KernelReceive(pair.b, TotalBytes(want), got);
-  pair.ResetIf(receive_error, pair.b);
-  sender.join();
-  if (std::string e = Failure(send_error, receive_error); !e.empty()) return e;
-  if (std::string e = Compare(want, got); !e.empty()) return e;
+  if (std::string e = ReceiveAndCompare(pair, pair.b, KernelReceive, want, sender, send_error);
+      !e.empty()) {
+    return e;
+  }
   if (KernelRecSeq(pair.b, TLS_RX, session) != KernelRecSeq(pair.a, TLS_TX, session)) {
     return "receiver and sender sequence numbers differ at the end";
   }
@@ -581,28 +591,16 @@ std::string IfnetAtEnable(const Suite& suite, bool tls13) {
   Pair pair(0);
   if (!pair.error.empty()) return pair.error;
   if (std::string e = KernelInstall(pair.b, TLS_RX, session); !e.empty()) return e;
-  const struct tls_enable en = session.FreeBsd();
   SetPermitted(1);
-  const int enabled = ktls_setsockopt(pair.a, IPPROTO_TCP, TCP_TXTLS_ENABLE, &en, sizeof(en));
-  const std::string enable_error = enabled != 0 ? ErrnoText("TCP_TXTLS_ENABLE") : "";
+  const std::string enable_error = EngineInstall(pair.a, TCP_TXTLS_ENABLE, session);
   SetPermitted(0);
   if (!enable_error.empty()) return enable_error;
   if (TxMode(pair.a) != TCP_TLS_MODE_IFNET) return "permitted session did not start in IFNET";
   const Stream script = Script();
   std::string send_error;
-  std::thread sender = StartSender(pair.a, send_error, [&]() -> std::string {
-    for (const auto& run : script) {
-      if (std::string e = EngineSend(pair.a, run.first, run.second); !e.empty()) return e;
-    }
-    return "";
-  });
-  const Stream want = Merged(script);
-  Stream got;
-  const std::string receive_error = KernelReceive(pair.b, TotalBytes(want), got);
-  pair.ResetIf(receive_error, pair.b);
-  sender.join();
-  if (std::string e = Failure(send_error, receive_error); !e.empty()) return e;
-  return Compare(want, got);
+  std::thread sender = StartSender(
+      pair.a, send_error, [&]() -> std::string { return SendRuns(pair.a, script, EngineSend); });
+  return ReceiveAndCompare(pair, pair.b, KernelReceive, Merged(script), sender, send_error);
 }
 
 bool HasExplicitNonce(const Suite& suite, bool tls13) {
@@ -616,19 +614,13 @@ std::string IfnetNonces(const Suite& suite, bool tls13) {
   const Session session = Session::Make(suite, tls13);
   Pair pair(0);
   if (!pair.error.empty()) return pair.error;
-  const struct tls_enable en = session.FreeBsd();
-  if (ktls_setsockopt(pair.a, IPPROTO_TCP, TCP_TXTLS_ENABLE, &en, sizeof(en)) != 0) {
-    return ErrnoText("TCP_TXTLS_ENABLE");
-  }
+  if (std::string e = EngineInstall(pair.a, TCP_TXTLS_ENABLE, session); !e.empty()) return e;
   std::string send_error;
   std::thread sender = StartSender(pair.a, send_error, [&]() -> std::string {
     for (size_t size : kSizes) {
       if (std::string e = EngineSend(pair.a, kData, RandomBytes(size)); !e.empty()) return e;
     }
-    const int ifnet = TCP_TLS_MODE_IFNET;
-    if (ktls_setsockopt(pair.a, IPPROTO_TCP, TCP_TXTLS_MODE, &ifnet, sizeof(ifnet)) != 0) {
-      return ErrnoText("TCP_TXTLS_MODE=IFNET");
-    }
+    if (std::string e = SwitchToIfnet(pair.a); !e.empty()) return e;
     for (size_t size : kSizes) {
       if (std::string e = EngineSend(pair.a, kData, RandomBytes(size)); !e.empty()) return e;
     }
